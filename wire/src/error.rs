@@ -115,11 +115,17 @@ impl fmt::Display for ErrorKind {
             }
             BadNameCount(n) => write!(f, "NBSTAT NUM_NAMES {n} is more than the RDATA holds"),
             BufferTooSmall { needed, available } => {
-                write!(f, "output buffer too small: needs {needed}, has {available}")
+                write!(
+                    f,
+                    "output buffer too small: needs {needed}, has {available}"
+                )
             }
             BadFrameLength(n) => write!(f, "WINS replication frame length {n} is out of range"),
             BadHeaderOpcode(o) => {
-                write!(f, "WINS replication header opcode 0x{o:08x} lacks bits 0x7800")
+                write!(
+                    f,
+                    "WINS replication header opcode 0x{o:08x} lacks bits 0x7800"
+                )
             }
             BadMessageType(t) => write!(f, "unknown WINS replication message type {t}"),
             BadReplicationOpcode(o) => write!(f, "unknown WINS replication opcode {o}"),

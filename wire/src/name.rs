@@ -84,10 +84,8 @@ impl NetbiosName {
         }
         let mut bytes = [0u8; 16];
         for (i, pair) in encoded.chunks_exact(2).enumerate() {
-            let hi = nibble(pair[0]).ok_or(Error::new(
-                ErrorKind::BadNameChar(pair[0]),
-                offset + 2 * i,
-            ))?;
+            let hi = nibble(pair[0])
+                .ok_or(Error::new(ErrorKind::BadNameChar(pair[0]), offset + 2 * i))?;
             let lo = nibble(pair[1]).ok_or(Error::new(
                 ErrorKind::BadNameChar(pair[1]),
                 offset + 2 * i + 1,
@@ -555,16 +553,29 @@ mod tests {
 
     #[test]
     fn scope_may_fill_255_bytes_and_no_more() {
-        // 1 + 32 for the NetBIOS label and 1 for the final zero leave 221 for the scope labels..
-        let scope_ok = format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(28));
+        // 1 + 32 for the NetBIOS label and 1 for the final zero leave 221 for the scope labels.
+        let scope_ok = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(28)
+        );
         assert_eq!(Labels::dotted(&scope_ok).unwrap().encoded_len(), 221);
-        let n = Name::netbios(NetbiosName::new(b"X", 0).unwrap(), Labels::dotted(&scope_ok).unwrap()).unwrap();
+        let n = Name::netbios(
+            NetbiosName::new(b"X", 0).unwrap(),
+            Labels::dotted(&scope_ok).unwrap(),
+        )
+        .unwrap();
         assert_eq!(n.buffer_len(), 255);
         let too_long = format!("{scope_ok}e");
         assert_eq!(
-            Name::netbios(NetbiosName::new(b"X", 0).unwrap(), Labels::dotted(&too_long).unwrap())
-                .unwrap_err()
-                .kind,
+            Name::netbios(
+                NetbiosName::new(b"X", 0).unwrap(),
+                Labels::dotted(&too_long).unwrap()
+            )
+            .unwrap_err()
+            .kind,
             ErrorKind::NameTooLong
         );
     }
