@@ -9,6 +9,11 @@
 
 pub mod error;
 pub mod name;
+pub mod nbns;
+pub mod wrepl;
+
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 
 pub use error::{Error, ErrorKind, Result, Section};
 pub use name::{Labels, Name, NetbiosName};
