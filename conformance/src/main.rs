@@ -1,1 +1,154 @@
-fn main() {}
+//! `nbns-conform`: the command-line front end. Each subcommand lives in its
+//! own module of the library; this file only parses arguments and dispatches.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nbns-conform",
+    version,
+    about = "NBNS / WINS conformance tools",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every NBNS (UDP 137) and WINS replication (TCP 42) message of
+    /// captures or hex dumps, like a dissector.
+    #[command(after_help = DECODE_AFTER_HELP)]
+    Decode {
+        /// One JSON object a line instead of text blocks.
+        #[arg(long)]
+        json: bool,
+        /// .pcap or .pcapng files, or hex text files (one packet a line); `-` reads standard input.
+        #[arg(value_name = "INPUT", required = true)]
+        inputs: Vec<String>,
+    },
+    /// Run packet scripts against an NBNS/WINS server and judge its answers.
+    ///
+    /// Without --target, starts the embedded reference target (the model's
+    /// WINS server state machine on a loopback socket) and runs the whole
+    /// script library against it.
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run {
+        /// The server to test: IP or IP:PORT (port 137 when absent).
+        #[arg(long, value_name = "IP[:PORT]")]
+        target: Option<String>,
+        /// The target's own NetBIOS name, for scripts that use {target_name}.
+        #[arg(long, value_name = "NAME")]
+        target_name: Option<String>,
+        /// A client address the runner sends from and listens on (repeatable;
+        /// default 127.0.0.3 to 127.0.0.6). Scripts call them client1, client2, ...
+        #[arg(long = "client-addr", value_name = "IP")]
+        clients: Vec<std::net::Ipv4Addr>,
+        /// UDP port of the client sockets. Targets send challenge queries to
+        /// port 137 of a client address, so 137 is the default with --target.
+        #[arg(long, value_name = "PORT")]
+        client_port: Option<u16>,
+        /// Scripts or directories of scripts (*.nbt); default: the shipped library.
+        #[arg(value_name = "SCRIPT_OR_DIR")]
+        paths: Vec<std::path::PathBuf>,
+        /// Run only scripts whose name contains PATTERN.
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+        /// The target's known deviations (see --help for the format).
+        #[arg(long, value_name = "FILE")]
+        expect: Option<std::path::PathBuf>,
+        /// Write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<std::path::PathBuf>,
+        /// Write a JSON report.
+        #[arg(long, value_name = "FILE")]
+        json: Option<std::path::PathBuf>,
+        /// Scripts run at the same time.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        jobs: usize,
+        /// Print only failures and the summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run the reference WINS server (the model's state machine) on UDP.
+    Serve {
+        /// Address to listen on. Loopback by default; a WINS server answers anyone who asks.
+        #[arg(long, default_value = "127.0.0.1:1137", value_name = "IP:PORT")]
+        bind: std::net::SocketAddrV4,
+        /// The server's NetBIOS name.
+        #[arg(long, default_value = nbns_conformance::serve::EMBEDDED_NAME, value_name = "NAME")]
+        name: String,
+        /// UDP port of clients that challenge queries go to (RFC 1002: 137).
+        #[arg(long, default_value_t = 137, value_name = "PORT")]
+        challenge_port: u16,
+    },
+}
+
+const RUN_AFTER_HELP: &str = "\
+Scripts: one test a file (*.nbt); see conformance/scripts/README.md for the
+format. Script errors are reported with file, line and column before anything
+is sent.
+
+Expectations file: a script name at column 0, then indented lines
+`observed: TEXT` (a piece of the failure message) and `reason: TEXT` (who is
+right and why; may continue on further indented lines). A listed script that
+fails as recorded does not fail the run; one that passes, or fails otherwise,
+does, so the list stays true.
+
+Exit status: 0 nothing failed beyond the expectations file; 1 some script
+failed; 2 usage error, script error or unusable target.";
+
+const DECODE_AFTER_HELP: &str = "\
+Hex input: one message a line as hex digits (spaces, tabs and colons allowed
+between bytes); `#` starts a comment, blank lines are skipped. A line is an
+NBNS packet, or a whole WINS replication frame (length word included) when it
+starts with `wrepl:` (`nbns:` may prefix NBNS lines).
+
+Captures: UDP port 137 on either side is NBNS; TCP port 42 on either side is
+WINS replication, reassembled per direction. Other frames are skipped and
+counted in the summary line on standard error.
+
+Exit status: 0 every message decoded; 1 some message did not (each failure is
+shown with its frame, offset and reason); 2 usage error or unreadable input.";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Decode { json, inputs } => {
+            nbns_conformance::decode::run(&nbns_conformance::decode::Options { json, inputs })
+        }
+        Command::Run {
+            target,
+            target_name,
+            clients,
+            client_port,
+            paths,
+            filter,
+            expect,
+            junit,
+            json,
+            jobs,
+            quiet,
+        } => nbns_conformance::run_cmd::run(&nbns_conformance::run_cmd::RunOptions {
+            target,
+            target_name,
+            clients,
+            client_port,
+            paths,
+            filter,
+            expect,
+            junit,
+            json,
+            jobs,
+            quiet,
+        }),
+        Command::Serve {
+            bind,
+            name,
+            challenge_port,
+        } => nbns_conformance::serve::main(bind, &name, challenge_port),
+    };
+    ExitCode::from(code as u8)
+}

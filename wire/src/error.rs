@@ -29,8 +29,9 @@ pub enum ErrorKind {
     LabelTooLong(u8),
     /// An empty label inside a constructed scope (two dots, or a leading dot).
     EmptyLabel,
-    /// The encoded name (length bytes, labels and the final zero) is over 255 bytes.
-    NameTooLong,
+    /// The encoded name (length bytes, labels and the final zero) is over the
+    /// limit: 255 bytes to build (RFC 1002), `MAX_PARSE_NAME_LEN` to parse.
+    NameTooLong(usize),
     /// A compression pointer that does not point strictly backwards.
     BadPointer(u16),
     /// A NetBIOS name longer than 15 bytes before the suffix.
@@ -98,7 +99,7 @@ impl fmt::Display for ErrorKind {
                 "label length byte 0x{b:02x} is over 63 (reserved label type)"
             ),
             EmptyLabel => f.write_str("empty label in scope"),
-            NameTooLong => f.write_str("encoded name is over 255 bytes"),
+            NameTooLong(limit) => write!(f, "encoded name is over {limit} bytes"),
             BadPointer(p) => write!(
                 f,
                 "compression pointer to offset {p} does not point strictly backwards"

@@ -11,8 +11,14 @@ use core::hash::{Hash, Hasher};
 
 /// Longest label of the second-level encoding.
 pub const MAX_LABEL_LEN: usize = 63;
-/// Longest encoded name: length bytes, labels and the terminating zero.
+/// Longest encoded name RFC 1002 allows (length bytes, labels and the
+/// terminating zero): what [`Name::netbios`] builds at most.
 pub const MAX_NAME_LEN: usize = 255;
+/// Longest encoded name the parser accepts. Real servers exceed the RFC's
+/// 255 (Samba's AD DC registers and answers names of 272 bytes), and a
+/// decoder must show what is on the wire; the bound keeps work per name
+/// constant. [`Name::exceeds_rfc_limit`] tells the two apart.
+pub const MAX_PARSE_NAME_LEN: usize = 1024;
 /// Length of the first-level encoded NetBIOS name label.
 pub const ENCODED_LEN: usize = 32;
 
@@ -280,7 +286,7 @@ impl<'a> Name<'a> {
     pub fn netbios(name: NetbiosName, scope: Labels<'a>) -> Result<Self> {
         let n = Name::Netbios { name, scope };
         if n.buffer_len() > MAX_NAME_LEN {
-            return Err(Error::new(ErrorKind::NameTooLong, 0));
+            return Err(Error::new(ErrorKind::NameTooLong(MAX_NAME_LEN), 0));
         }
         Ok(n)
     }
@@ -314,8 +320,8 @@ impl<'a> Name<'a> {
                         scope_pos = Some(p);
                     }
                     total += 1 + len;
-                    if total > MAX_NAME_LEN {
-                        return Err(Error::new(ErrorKind::NameTooLong, p));
+                    if total > MAX_PARSE_NAME_LEN {
+                        return Err(Error::new(ErrorKind::NameTooLong(MAX_PARSE_NAME_LEN), p));
                     }
                     if len == 0 {
                         let end = end.unwrap_or(p + 1);
@@ -394,6 +400,12 @@ impl<'a> Name<'a> {
                 ))
             }
         }
+    }
+
+    /// Whether the encoded name is longer than RFC 1002's 255 bytes (only
+    /// parsed names can be).
+    pub fn exceeds_rfc_limit(&self) -> bool {
+        self.buffer_len() > MAX_NAME_LEN
     }
 
     /// Uncompressed encoded length, final zero byte included.
@@ -576,7 +588,7 @@ mod tests {
             )
             .unwrap_err()
             .kind,
-            ErrorKind::NameTooLong
+            ErrorKind::NameTooLong(MAX_NAME_LEN)
         );
     }
 }

@@ -444,15 +444,30 @@ fn malformed_packets_are_rejected_with_kind_and_offset() {
     p.extend(enc("*", 0, &[]));
     p.extend(rr_tail(0x21, 0, &[3, 0, 0]));
     assert_eq!(err(&p).kind, ErrorKind::BadNameCount(3));
-    // A name over 255 bytes.
+    // A name over the parser's 1024 bytes.
     let mut p = header(1, 0, [1, 0, 0, 0]);
     p.extend(&enc("X", 0, &[])[..33]);
-    for _ in 0..4 {
+    for _ in 0..16 {
         p.push(63);
         p.extend(std::iter::repeat_n(b'a', 63));
     }
     p.push(0);
-    assert_eq!(err(&p).kind, ErrorKind::NameTooLong);
+    assert_eq!(err(&p).kind, ErrorKind::NameTooLong(1024));
+}
+
+#[test]
+fn names_over_the_rfc_limit_parse_and_are_flagged() {
+    // Samba's AD DC registers and answers names of 272 bytes (smbtorture's
+    // wins_bad_names): a decoder must show them, and say they exceed RFC 1002.
+    let scope = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(45)];
+    let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
+    let mut p = header(1, 0x0110, [1, 0, 0, 0]);
+    p.extend(enc("LONG", 0x00, &scope));
+    p.extend_from_slice(&[0x00, 0x20, 0x00, 0x01]);
+    let r = parse_and_reemit(&p, Compression::None);
+    let name = r.question.unwrap().name;
+    assert_eq!(name.buffer_len(), 272);
+    assert!(name.exceeds_rfc_limit());
 }
 
 #[test]

@@ -1,0 +1,589 @@
+//! The reference target's packet layer: NBNS bytes in, NBNS bytes out,
+//! around the model's WINS server state machine ([`nbns_model::server`]) —
+//! the same code the model checker explores, not a second implementation.
+//!
+//! Deterministic: every change comes from [`Reference::datagram`] (a packet
+//! and the time) or [`Reference::tick`] (the time), so a capture can later
+//! be replayed through it. Sockets live in [`crate::serve`].
+
+use nbns_model::proto::{self, NameKey, Packet, Time};
+use nbns_model::server::{Kind, Send, Server, ServerConfig};
+use nbns_wire::nbns::{
+    Compression, Flags, List, NbEntry, NbFlags, NodeStatus, NodeType, Opcode, Question, RData,
+    Rcode, Record, Repr, RrType, StatusName, CLASS_IN,
+};
+use nbns_wire::{Labels, Name, NetbiosName};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// A NetBIOS name with its scope: the server's name key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WireName {
+    pub name: NetbiosName,
+    pub scope: Box<str>,
+}
+
+impl NameKey for WireName {
+    fn is_special_group(&self) -> bool {
+        self.name.suffix() == 0x1c
+    }
+}
+
+impl WireName {
+    fn from_name(n: &Name<'_>) -> Option<WireName> {
+        match n {
+            Name::Netbios { name, scope } => Some(WireName {
+                name: *name,
+                scope: scope.to_string().into_boxed_str(),
+            }),
+            Name::Domain(_) => None,
+        }
+    }
+
+    fn to_name(&self) -> Name<'_> {
+        Name::Netbios {
+            name: self.name,
+            scope: Labels::Dotted(&self.scope),
+        }
+    }
+}
+
+/// What a request looked like, to shape its reply (the model keeps only
+/// addresses and transaction ids).
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    from: SocketAddr,
+    opcode: Opcode,
+    flags: u16,
+    at: Time,
+    /// The request's first NB entry, echoed in a negative answer (RFC 1002 4.2.6).
+    entry: Option<NbEntry>,
+}
+
+/// Settings of the reference target beyond the server state machine's.
+#[derive(Debug, Clone)]
+pub struct ReferenceConfig {
+    /// The server's own NetBIOS name (registered as <00> and <20>).
+    pub name: String,
+    /// The server's address (owner id of its records; answers to its own name).
+    pub addr: Ipv4Addr,
+    /// UDP port of holders that challenge queries and release demands go to.
+    pub challenge_port: u16,
+    pub server: ServerConfig,
+}
+
+impl ReferenceConfig {
+    pub fn new(name: &str, addr: Ipv4Addr) -> Self {
+        ReferenceConfig {
+            name: name.to_string(),
+            addr,
+            challenge_port: nbns_wire::nbns::PORT,
+            server: ServerConfig {
+                // Windows WINS and the Samba AD DC answer OK to the release
+                // of a name they do not hold (smbtorture's nbt.wins, written
+                // against Windows, expects it); RFC 1002 lists no error for it.
+                unknown_release_ok: true,
+                ..ServerConfig::default()
+            },
+        }
+    }
+}
+
+/// Requests whose answers are still owed are forgotten after this long.
+const ASKED_TTL: Time = 300;
+
+pub struct Reference {
+    cfg: ReferenceConfig,
+    server: Server<WireName, Ipv4Addr>,
+    own_names: Vec<NetbiosName>,
+    asked: HashMap<(Ipv4Addr, u16), Asked>,
+    /// Ids of the server's own challenge queries and release demands.
+    next_xid: u16,
+    out: Vec<Send<WireName, Ipv4Addr>>,
+}
+
+impl Reference {
+    pub fn new(cfg: ReferenceConfig) -> Result<Reference, String> {
+        let mut server = Server::new(cfg.addr);
+        let mut own_names = Vec::new();
+        for suffix in [0x00, 0x20] {
+            let name = NetbiosName::new(cfg.name.to_ascii_uppercase().as_bytes(), suffix)
+                .map_err(|e| format!("server name `{}`: {}", cfg.name, e.kind))?;
+            own_names.push(name);
+            server.add_static(
+                0,
+                WireName {
+                    name,
+                    scope: "".into(),
+                },
+                Kind::Unique,
+                vec![cfg.addr],
+            );
+        }
+        Ok(Reference {
+            cfg,
+            server,
+            own_names,
+            asked: HashMap::new(),
+            next_xid: 1,
+            out: Vec::new(),
+        })
+    }
+
+    pub fn server(&self) -> &Server<WireName, Ipv4Addr> {
+        &self.server
+    }
+
+    /// When [`tick`](Self::tick) next has work (challenge deadlines, expiries).
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.server.next_deadline()
+    }
+
+    /// Handles one datagram from `from` at time `now`; replies go to `reply`.
+    pub fn datagram(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        bytes: &[u8],
+        reply: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) {
+        let SocketAddr::V4(from4) = from else {
+            return;
+        };
+        let ip = *from4.ip();
+        let repr = match Repr::parse_bytes(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                // RFC 1002 4.2.6: a malformed request gets FMT_ERR, when its
+                // header can be read and it is a request at all.
+                if bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
+                    let flags = Flags::from_bits(u16::from_be_bytes([bytes[2], bytes[3]]));
+                    let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+                    reply.push((from, header_only(id, flags.opcode, Rcode::FmtErr)));
+                }
+                return;
+            }
+        };
+        if repr.flags.response {
+            // Answers to our challenge queries.
+            if repr.flags.opcode == Opcode::Query {
+                if let Some(a) = repr.answer {
+                    if let Some(name) = WireName::from_name(&a.name) {
+                        let addrs = nb_addrs(&a);
+                        self.feed(now, ip, repr.id, Packet::Response {
+                            op: proto::Opcode::Query,
+                            name,
+                            rcode: model_rcode(repr.flags.rcode),
+                            ttl: a.ttl,
+                            group: false,
+                            addrs,
+                        });
+                    }
+                }
+            }
+            self.flush(reply);
+            return;
+        }
+        let Some(q) = repr.question else {
+            reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::FmtErr)));
+            return;
+        };
+        let Some(name) = WireName::from_name(&q.name) else {
+            reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::FmtErr)));
+            return;
+        };
+        self.asked.insert(
+            (ip, repr.id),
+            Asked {
+                from,
+                opcode: repr.flags.opcode,
+                flags: repr.flags.bits(),
+                at: now,
+                entry: repr
+                    .additional
+                    .and_then(|r| r.nb_entries())
+                    .and_then(|l| l.iter().next()),
+            },
+        );
+        let broadcast = repr.flags.broadcast;
+        let packet = match repr.flags.opcode {
+            Opcode::Query if q.qtype == RrType::NbStat => {
+                self.asked.remove(&(ip, repr.id));
+                reply.push((from, self.node_status(repr.id, &q)));
+                return;
+            }
+            // A unicast query is answered whatever its B bit says: the
+            // client asked the server by address.
+            Opcode::Query => Packet::Query {
+                name,
+                broadcast: false,
+            },
+            Opcode::Registration
+            | Opcode::MultihomedRegistration
+            | Opcode::Refresh
+            | Opcode::RefreshAlt
+            | Opcode::Release => {
+                let Some((rec, entry)) = repr
+                    .additional
+                    .and_then(|r| r.nb_entries().and_then(|l| l.iter().next()).map(|e| (r, e)))
+                else {
+                    self.asked.remove(&(ip, repr.id));
+                    reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::FmtErr)));
+                    return;
+                };
+                let group = entry.flags.group();
+                let node = model_node(entry.flags.node_type());
+                let addr = entry.addr;
+                match repr.flags.opcode {
+                    Opcode::Release => Packet::Release {
+                        name,
+                        group,
+                        node,
+                        addr,
+                        broadcast,
+                    },
+                    Opcode::Refresh | Opcode::RefreshAlt => Packet::Refresh {
+                        name,
+                        group,
+                        node,
+                        ttl: rec.ttl,
+                        addr,
+                    },
+                    // MS-NBTE and Samba: <1D> names are acknowledged but not
+                    // stored; every subnet has its own local master browser.
+                    _ if !group && name.name.suffix() == 0x1d => {
+                        self.reply_to(
+                            ip,
+                            repr.id,
+                            Send {
+                                to: ip,
+                                xid: repr.id,
+                                packet: Packet::Response {
+                                    op: proto::Opcode::Registration,
+                                    name,
+                                    rcode: proto::Rcode::Ok,
+                                    ttl: rec.ttl,
+                                    group: false,
+                                    addrs: vec![addr],
+                                },
+                            },
+                            reply,
+                        );
+                        return;
+                    }
+                    op => Packet::Register {
+                        name,
+                        group,
+                        node,
+                        ttl: rec.ttl,
+                        addr,
+                        multihomed: op == Opcode::MultihomedRegistration,
+                        broadcast,
+                    },
+                }
+            }
+            _ => {
+                self.asked.remove(&(ip, repr.id));
+                reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::ImpErr)));
+                return;
+            }
+        };
+        self.feed(now, ip, repr.id, packet);
+        self.flush(reply);
+    }
+
+    /// Advances time: decides challenges nobody answered, ages records.
+    pub fn tick(&mut self, now: Time, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        self.server.on_timer(&self.cfg.server, now, &mut self.out);
+        self.flush(reply);
+        self.asked.retain(|_, a| now.saturating_sub(a.at) < ASKED_TTL);
+    }
+
+    fn feed(&mut self, now: Time, from: Ipv4Addr, xid: u16, packet: Packet<WireName, Ipv4Addr>) {
+        self.server
+            .handle(&self.cfg.server, now, from, xid, packet, &mut self.out);
+    }
+
+    fn flush(&mut self, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        let sends = std::mem::take(&mut self.out);
+        for s in sends {
+            self.reply_to(s.to, s.xid, s, reply);
+        }
+    }
+
+    /// Encodes one output of the state machine.
+    fn reply_to(
+        &mut self,
+        to: Ipv4Addr,
+        xid: u16,
+        s: Send<WireName, Ipv4Addr>,
+        reply: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) {
+        let holder = SocketAddr::V4(SocketAddrV4::new(to, self.cfg.challenge_port));
+        match &s.packet {
+            // The server's own requests: challenges and release demands.
+            Packet::Query { name, .. } => {
+                let id = self.fresh_xid();
+                let repr = Repr {
+                    id,
+                    flags: Flags::request(Opcode::Query),
+                    question: Some(Question {
+                        name: name.to_name(),
+                        qtype: RrType::Nb,
+                        qclass: CLASS_IN,
+                    }),
+                    answer: None,
+                    authority: None,
+                    additional: None,
+                };
+                reply.push((holder, emit(&repr)));
+            }
+            Packet::Release { name, group, addr, .. } => {
+                let id = self.fresh_xid();
+                let entries = [NbEntry {
+                    flags: NbFlags::new(*group, NodeType::H),
+                    addr: *addr,
+                }];
+                let wire = name.to_name();
+                let repr = Repr {
+                    id,
+                    flags: Flags::request(Opcode::Release),
+                    question: Some(Question {
+                        name: wire,
+                        qtype: RrType::Nb,
+                        qclass: CLASS_IN,
+                    }),
+                    answer: None,
+                    authority: None,
+                    additional: Some(Record {
+                        name: wire,
+                        class: CLASS_IN,
+                        ttl: 0,
+                        rdata: RData::Nb(List::Items(&entries)),
+                    }),
+                };
+                reply.push((holder, emit_compressed(&repr)));
+            }
+            Packet::Wack { name, ttl, .. } => {
+                let Some(asked) = self.asked.get(&(to, xid)).copied() else {
+                    return;
+                };
+                let repr = Repr {
+                    id: xid,
+                    flags: Flags {
+                        response: true,
+                        opcode: Opcode::Wack,
+                        authoritative: true,
+                        ..Flags::default()
+                    },
+                    question: None,
+                    answer: Some(Record {
+                        name: name.to_name(),
+                        class: CLASS_IN,
+                        ttl: *ttl,
+                        rdata: RData::Wack(asked.flags),
+                    }),
+                    authority: None,
+                    additional: None,
+                };
+                reply.push((asked.from, emit(&repr)));
+            }
+            Packet::Response {
+                name,
+                rcode,
+                ttl,
+                group,
+                addrs,
+                ..
+            } => {
+                let Some(asked) = self.asked.remove(&(to, xid)) else {
+                    return;
+                };
+                let node = self
+                    .server
+                    .record(name)
+                    .map_or(NodeType::H, |r| wire_node(r.node));
+                let mut entries: Vec<NbEntry> = addrs
+                    .iter()
+                    .map(|&addr| NbEntry {
+                        flags: NbFlags::new(*group, node),
+                        addr,
+                    })
+                    .collect();
+                let positive = *rcode == proto::Rcode::Ok;
+                if !positive && entries.is_empty() {
+                    entries.extend(asked.entry);
+                }
+                if positive && *group && entries.is_empty() {
+                    // A normal group has no member list: RFC 1002 answers
+                    // with the limited broadcast address.
+                    entries.push(NbEntry {
+                        flags: NbFlags::new(true, node),
+                        addr: Ipv4Addr::BROADCAST,
+                    });
+                }
+                let negative_query = !positive && asked.opcode == Opcode::Query;
+                let repr = Repr {
+                    id: xid,
+                    flags: Flags {
+                        response: true,
+                        opcode: asked.opcode,
+                        authoritative: true,
+                        recursion_desired: asked.flags & Flags::RD != 0,
+                        recursion_available: true,
+                        rcode: wire_rcode(*rcode),
+                        ..Flags::default()
+                    },
+                    question: None,
+                    answer: Some(Record {
+                        name: name.to_name(),
+                        class: CLASS_IN,
+                        ttl: if positive { *ttl } else { 0 },
+                        // RFC 1002 4.2.14: a negative query response carries a NULL record.
+                        rdata: if negative_query {
+                            RData::Null(&[])
+                        } else {
+                            RData::Nb(List::Items(&entries))
+                        },
+                    }),
+                    authority: None,
+                    additional: None,
+                };
+                reply.push((asked.from, emit(&repr)));
+            }
+            _ => {}
+        }
+    }
+
+    fn fresh_xid(&mut self) -> u16 {
+        self.next_xid = self.next_xid.wrapping_add(1).max(1);
+        self.next_xid
+    }
+
+    /// Node status (RFC 1002 4.2.18): the server's own names, when asked
+    /// by the wildcard or one of them.
+    fn node_status(&self, id: u16, q: &Question<'_>) -> Vec<u8> {
+        let asked = q.name.netbios_name().copied();
+        let ours = asked.is_some_and(|n| {
+            n == NetbiosName::WILDCARD || self.own_names.iter().any(|o| o.trimmed() == n.trimmed())
+        });
+        let names: Vec<StatusName> = self
+            .own_names
+            .iter()
+            .map(|&name| StatusName {
+                name,
+                flags: StatusName::ACTIVE | (NodeType::H.bits() << 13),
+            })
+            .collect();
+        let mut stats = NodeStatus::ZERO_STATISTICS;
+        stats[..4].copy_from_slice(&self.cfg.addr.octets());
+        let repr = Repr {
+            id,
+            flags: Flags {
+                response: true,
+                opcode: Opcode::Query,
+                authoritative: true,
+                rcode: if ours { Rcode::NoError } else { Rcode::NamErr },
+                ..Flags::default()
+            },
+            question: None,
+            answer: Some(Record {
+                name: q.name,
+                class: CLASS_IN,
+                ttl: 0,
+                rdata: if ours {
+                    RData::NbStat(NodeStatus {
+                        names: List::Items(&names),
+                        statistics: &stats,
+                    })
+                } else {
+                    RData::Null(&[])
+                },
+            }),
+            authority: None,
+            additional: None,
+        };
+        emit(&repr)
+    }
+}
+
+fn emit(repr: &Repr<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; repr.buffer_len(Compression::None)];
+    let n = repr.emit(&mut buf, Compression::None).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+fn emit_compressed(repr: &Repr<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; repr.buffer_len(Compression::Question)];
+    let n = repr.emit(&mut buf, Compression::Question).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+fn header_only(id: u16, opcode: Opcode, rcode: Rcode) -> Vec<u8> {
+    emit(&Repr {
+        id,
+        flags: Flags {
+            response: true,
+            opcode,
+            authoritative: true,
+            rcode,
+            ..Flags::default()
+        },
+        question: None,
+        answer: None,
+        authority: None,
+        additional: None,
+    })
+}
+
+fn nb_addrs(r: &Record<'_>) -> Vec<Ipv4Addr> {
+    r.nb_entries()
+        .map(|l| l.iter().map(|e| e.addr).collect())
+        .unwrap_or_default()
+}
+
+fn model_node(n: NodeType) -> proto::NodeType {
+    match n {
+        NodeType::B => proto::NodeType::B,
+        NodeType::P => proto::NodeType::P,
+        NodeType::M => proto::NodeType::M,
+        NodeType::H => proto::NodeType::H,
+    }
+}
+
+fn wire_node(n: proto::NodeType) -> NodeType {
+    match n {
+        proto::NodeType::B => NodeType::B,
+        proto::NodeType::P => NodeType::P,
+        proto::NodeType::M => NodeType::M,
+        proto::NodeType::H => NodeType::H,
+    }
+}
+
+fn model_rcode(r: Rcode) -> proto::Rcode {
+    match r {
+        Rcode::NoError => proto::Rcode::Ok,
+        Rcode::FmtErr => proto::Rcode::FmtErr,
+        Rcode::SrvErr => proto::Rcode::SrvErr,
+        Rcode::NamErr => proto::Rcode::NamErr,
+        Rcode::ImpErr => proto::Rcode::ImpErr,
+        Rcode::RfsErr => proto::Rcode::RfsErr,
+        Rcode::ActErr => proto::Rcode::ActErr,
+        Rcode::CftErr | Rcode::Unknown(_) => proto::Rcode::CftErr,
+    }
+}
+
+fn wire_rcode(r: proto::Rcode) -> Rcode {
+    match r {
+        proto::Rcode::Ok => Rcode::NoError,
+        proto::Rcode::FmtErr => Rcode::FmtErr,
+        proto::Rcode::SrvErr => Rcode::SrvErr,
+        proto::Rcode::NamErr => Rcode::NamErr,
+        proto::Rcode::ImpErr => Rcode::ImpErr,
+        proto::Rcode::RfsErr => Rcode::RfsErr,
+        proto::Rcode::ActErr => Rcode::ActErr,
+        proto::Rcode::CftErr => Rcode::CftErr,
+    }
+}

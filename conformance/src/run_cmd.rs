@@ -1,0 +1,254 @@
+//! `nbns-conform run`: loads scripts, picks the target (the embedded
+//! reference target unless `--target` names one), runs, reports.
+
+use crate::expectations::Expectations;
+use crate::net::Net;
+use crate::report::{self, Summary};
+use crate::runner::Target;
+use crate::suite;
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The script library shipped with the crate.
+pub const LIBRARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+
+/// Client addresses used when none are given: loopback addresses other
+/// than the server's, so challenges reach the runner and not the target.
+pub const DEFAULT_CLIENTS: [Ipv4Addr; 4] = [
+    Ipv4Addr::new(127, 0, 0, 3),
+    Ipv4Addr::new(127, 0, 0, 4),
+    Ipv4Addr::new(127, 0, 0, 5),
+    Ipv4Addr::new(127, 0, 0, 6),
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub target: Option<String>,
+    pub target_name: Option<String>,
+    pub clients: Vec<Ipv4Addr>,
+    pub client_port: Option<u16>,
+    pub paths: Vec<PathBuf>,
+    pub filter: Option<String>,
+    pub expect: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub jobs: usize,
+    /// Print nothing but failures and the summary.
+    pub quiet: bool,
+}
+
+/// Parses `IP` or `IP:PORT` (port 137 when absent).
+pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, nbns_wire::nbns::PORT))
+        .map_err(|_| format!("`{s}` is not IP or IP:PORT"))
+}
+
+/// Binds the client sockets on one port for all addresses: `port`, or the
+/// NBNS port when possible, or else a free high port found by trying.
+fn bind_clients(clients: &[Ipv4Addr], port: Option<u16>) -> Result<Net, String> {
+    if let Some(p) = port {
+        return Net::bind(clients, p).map_err(|e| e.to_string());
+    }
+    if let Ok(net) = Net::bind(clients, nbns_wire::nbns::PORT) {
+        return Ok(net);
+    }
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    for i in 0..50u16 {
+        if let Ok(net) = Net::bind(clients, base.wrapping_add(i * 397) % 40000 + 20000) {
+            return Ok(net);
+        }
+    }
+    Err("cannot find a port free on every client address".into())
+}
+
+/// Runs the command; returns the exit status (0 ok, 1 failures, 2 usage or script errors).
+pub fn run(opts: &RunOptions) -> i32 {
+    let paths = if opts.paths.is_empty() {
+        vec![PathBuf::from(LIBRARY)]
+    } else {
+        opts.paths.clone()
+    };
+    let scripts = match suite::load(&paths, opts.filter.as_deref()) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return 2;
+        }
+    };
+    if scripts.is_empty() {
+        eprintln!("error: no scripts match (looked in {})", show_paths(&paths));
+        return 2;
+    }
+    let expectations = match &opts.expect {
+        Some(p) => match Expectations::load(p) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let clients = if opts.clients.is_empty() {
+        DEFAULT_CLIENTS.to_vec()
+    } else {
+        opts.clients.clone()
+    };
+
+    // The embedded reference target, unless the user named one.
+    let mut embedded = None;
+    let net;
+    let target = match &opts.target {
+        Some(t) => {
+            let addr = match parse_target(t) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: --target {e}");
+                    return 2;
+                }
+            };
+            net = match bind_clients(&clients, Some(opts.client_port.unwrap_or(nbns_wire::nbns::PORT))) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: {e}\n(the target sends challenge queries to port 137 of the client addresses: run as root, or pass --client-port for a target that uses another port)");
+                    return 2;
+                }
+            };
+            Target {
+                addr,
+                name: opts.target_name.clone().unwrap_or_default(),
+            }
+        }
+        None => {
+            net = match bind_clients(&clients, opts.client_port) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            let port = net.local_addr(0).map(|a| a.port()).unwrap_or(0);
+            let server = match crate::serve::Embedded::start(port) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: cannot start the embedded reference target: {e}");
+                    return 2;
+                }
+            };
+            let t = Target {
+                addr: server.addr(),
+                name: server.name().to_string(),
+            };
+            embedded = Some(server);
+            t
+        }
+    };
+    let label = if embedded.is_some() {
+        format!("reference target (embedded, {})", target.addr)
+    } else {
+        format!("target {}", target.addr)
+    };
+
+    let token = suite::run_token();
+    let ready = match suite::instantiate_all(&scripts, &token, &target, &clients) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{} script error(s); nothing was sent", errors.len());
+            return 2;
+        }
+    };
+    let jobs = if opts.jobs == 0 {
+        8
+    } else {
+        opts.jobs
+    };
+    eprintln!(
+        "running {} scripts against {label} from {} with {jobs} jobs (run {token})",
+        scripts.len(),
+        clients
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let tty = std::io::stderr().is_terminal();
+    let quiet = opts.quiet;
+    let start = Instant::now();
+    let mut outcomes = suite::run(&net, &target, &scripts, &ready, jobs, &|o, done, total| {
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let _ = write!(err, "\r\x1b[K");
+        }
+        let mut out = std::io::stdout().lock();
+        if !quiet || o.counts_as_failure() {
+            // Judged later against expectations; print the raw verdict now.
+            let _ = writeln!(out, "{}", report::line(o));
+        }
+        let _ = out.flush();
+        if tty {
+            let _ = write!(err, "[{done}/{total}] {:.1}s", start.elapsed().as_secs_f64());
+            let _ = err.flush();
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    drop(embedded);
+
+    let mut missing = Vec::new();
+    if let Some(e) = &expectations {
+        missing = e.judge(&mut outcomes);
+        for o in outcomes.iter().filter(|o| o.known.is_some()) {
+            println!("{}", report::line(o));
+        }
+    }
+    let summary = Summary::of(&outcomes);
+    if let Some(p) = &opts.junit {
+        if let Err(e) = std::fs::write(p, report::junit(&label, &outcomes)) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            return 2;
+        }
+    }
+    if let Some(p) = &opts.json {
+        let text = report::json(&label, &outcomes).to_string();
+        if let Err(e) = std::fs::write(p, text + "\n") {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            return 2;
+        }
+    }
+    let stale = opts.filter.is_none() && opts.paths.is_empty() && !missing.is_empty();
+    if stale {
+        for d in &missing {
+            println!(
+                "FAIL  expectations list `{}` (line {}), which is not in the library",
+                d.script, d.line
+            );
+        }
+    }
+    eprintln!("finished in {:.1}s", start.elapsed().as_secs_f64());
+    println!("{summary}");
+    if summary.failed > 0 || stale {
+        1
+    } else {
+        0
+    }
+}
+
+fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

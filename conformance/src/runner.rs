@@ -1,0 +1,573 @@
+//! Runs instantiated scripts against a target and judges each step.
+
+use crate::net::{Incoming, Net};
+use crate::steps::{
+    Challenge, ChallengeReply, Expect, Instantiated, NameSpec, PacketFields, Payload,
+    RecordSection, Send, StepKind, DEFAULT_EXPECT_TIMEOUT,
+};
+use nbns_wire::nbns::{
+    Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, RData, Rcode, Record, Repr,
+    CLASS_IN,
+};
+use nbns_wire::{Labels, Name};
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// What the scripts are fired at.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// The target's own NetBIOS name, for scripts that query it (`{target_name}`).
+    pub name: String,
+}
+
+/// Where a failing script went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub line: usize,
+    /// The first mismatch in one line, e.g. `rcode: expected OK, got ACT_ERR`.
+    pub mismatch: String,
+    /// The whole expectation, as the script says it.
+    pub expected: String,
+    /// The decoded packet that arrived, or what happened instead.
+    pub got: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    Fail(Failure),
+    /// The script could not be run (bad script, socket error).
+    Error(String),
+    Skipped(String),
+}
+
+impl Verdict {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail(_) => "fail",
+            Verdict::Error(_) => "error",
+            Verdict::Skipped(_) => "skipped",
+        }
+    }
+}
+
+/// The packet most recently sent, for matching replies and for retries.
+struct Sent {
+    client: usize,
+    id: u16,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Runs one script. Never blocks past the script's time limit (plus the
+/// length of one receive poll).
+pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
+    let limit = Instant::now() + script.limit;
+    let mut last: Option<Sent> = None;
+    for step in &script.steps {
+        let fail = |mismatch: String, expected: String, got: String| {
+            Verdict::Fail(Failure {
+                line: step.line,
+                mismatch,
+                expected,
+                got,
+            })
+        };
+        if Instant::now() >= limit {
+            return fail(
+                format!("script time limit of {:?} reached", script.limit),
+                "the script to finish".into(),
+                "time ran out".into(),
+            );
+        }
+        match &step.kind {
+            StepKind::Send(s) => match send(net, target, s) {
+                Ok(sent) => last = Some(sent),
+                Err(e) => return Verdict::Error(format!("line {}: {e}", step.line)),
+            },
+            StepKind::Expect(e) => {
+                let Some(sent) = &last else {
+                    return Verdict::Error(format!("line {}: `expect` before any `send`", step.line));
+                };
+                if let Err(f) = expect(net, target, e, sent, script.retries, limit) {
+                    return fail(f.0, e.describe(), f.1);
+                }
+            }
+            StepKind::ExpectNone { to, within, name } => {
+                let client = to.map(|c| c.0).or(last.as_ref().map(|s| s.client)).unwrap_or(0);
+                let id = last.as_ref().map(|s| s.id);
+                let deadline = (Instant::now() + *within).min(limit);
+                let got = net.take(deadline, |i| {
+                    i.client == client
+                        && i.from.ip() == target.addr.ip()
+                        && Repr::parse_bytes(&i.bytes).is_ok_and(|r| match name {
+                            Some(n) => r
+                                .question
+                                .map(|q| q.name)
+                                .or(r.answer.map(|a| a.name))
+                                .is_some_and(|q| name_matches(n, &q)),
+                            None => Some(r.id) == id,
+                        })
+                });
+                if let Some(i) = got {
+                    return fail(
+                        "a packet arrived where none was expected".into(),
+                        format!("nothing within {within:?}"),
+                        describe_incoming(&i),
+                    );
+                }
+            }
+            StepKind::Challenge(c) => {
+                if let Err(f) = challenge(net, target, c, limit) {
+                    return fail(f.0, c.describe(), f.1);
+                }
+            }
+            StepKind::Wait(d) => {
+                std::thread::sleep((*d).min(limit.saturating_duration_since(Instant::now())))
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+fn send(net: &Net, target: &Target, s: &Send) -> std::io::Result<Sent> {
+    let to = match s.to {
+        Some(c) => net.local_addr(c.0)?,
+        None => target.addr,
+    };
+    let (id, bytes) = match &s.payload {
+        Payload::Raw(b) => (u16::from_be_bytes([*b.first().unwrap_or(&0), *b.get(1).unwrap_or(&0)]), b.clone()),
+        Payload::Fields(p) => {
+            let id = p.id.unwrap_or_else(|| net.fresh_id());
+            (id, build(p, id, net.client_addrs()[s.from.0]))
+        }
+    };
+    net.send(s.from.0, to, &bytes)?;
+    Ok(Sent {
+        client: s.from.0,
+        id,
+        to,
+        bytes,
+    })
+}
+
+fn to_name(n: &NameSpec) -> Name<'_> {
+    // Scopes were checked when the script was instantiated.
+    Name::netbios(n.name, Labels::dotted(&n.scope).unwrap_or(Labels::EMPTY))
+        .unwrap_or(Name::Netbios {
+            name: n.name,
+            scope: Labels::EMPTY,
+        })
+}
+
+/// Builds the packet a `send` describes.
+pub fn build(p: &PacketFields, id: u16, from: Ipv4Addr) -> Vec<u8> {
+    let flags = match p.flags_word {
+        Some(w) => Flags::from_bits(w),
+        None => Flags {
+            response: p.response,
+            opcode: p.opcode,
+            authoritative: p.aa.unwrap_or(p.response),
+            truncated: p.tc.unwrap_or(false),
+            recursion_desired: p.rd.unwrap_or(true),
+            recursion_available: p.ra.unwrap_or(false),
+            reserved: 0,
+            broadcast: p.b.unwrap_or(false),
+            rcode: p.rcode,
+        },
+    };
+    let name = p.name.as_ref().map(to_name);
+    let entries: Vec<NbEntry> = p
+        .addrs
+        .clone()
+        .unwrap_or_else(|| vec![from])
+        .into_iter()
+        .map(|addr| NbEntry {
+            flags: NbFlags::new(p.group, p.ont),
+            addr,
+        })
+        .collect();
+    let record = match (name, p.record) {
+        (Some(name), Some(_)) => Some(Record {
+            name,
+            class: CLASS_IN,
+            ttl: p.ttl,
+            rdata: RData::Nb(List::Items(&entries)),
+        }),
+        _ => None,
+    };
+    let repr = Repr {
+        id,
+        flags,
+        question: name.filter(|_| p.question).map(|name| nbns_wire::nbns::Question {
+            name,
+            qtype: p.qtype,
+            qclass: CLASS_IN,
+        }),
+        answer: record.filter(|_| p.record == Some(RecordSection::Answer)),
+        authority: None,
+        additional: record.filter(|_| p.record == Some(RecordSection::Additional)),
+    };
+    let c = if p.compress {
+        Compression::Question
+    } else {
+        Compression::None
+    };
+    let mut buf = vec![0u8; repr.buffer_len(c)];
+    // The buffer is exactly buffer_len, so emit cannot fail.
+    let n = repr.emit(&mut buf, c).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+fn name_matches(want: &NameSpec, got: &Name<'_>) -> bool {
+    match got {
+        Name::Netbios { name, scope } => *name == want.name && scope.to_string() == want.scope,
+        Name::Domain(_) => false,
+    }
+}
+
+fn describe_incoming(i: &Incoming) -> String {
+    match Repr::parse_bytes(&i.bytes) {
+        Ok(r) => format!("from {}: {}", i.from, r.to_string().trim_end()),
+        Err(e) => format!("from {}: undecodable packet ({e})", i.from),
+    }
+}
+
+/// Waits for the reply an `expect` describes; Err((mismatch, got)).
+fn expect(
+    net: &Net,
+    target: &Target,
+    e: &Expect,
+    sent: &Sent,
+    retries: u32,
+    limit: Instant,
+) -> Result<(), (String, String)> {
+    let client = e.to.map_or(sent.client, |c| c.0);
+    let timeout = e.timeout.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
+    let from_target = |i: &Incoming| i.client == client && i.from.ip() == target.addr.ip();
+    let id_ok = |r: &Repr<'_>| e.any_id || r.id == sent.id;
+    let mut final_timeout = timeout;
+    if let Some(range) = e.wack {
+        let deadline = (Instant::now() + timeout).min(limit);
+        let wack = net.take(deadline, |i| {
+            from_target(i)
+                && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
+                    id_ok(&r) && r.flags.response && r.flags.opcode == Opcode::Wack
+                })
+        });
+        let Some(wack) = wack else {
+            return Err((
+                format!("no WACK within {timeout:?}"),
+                "nothing".into(),
+            ));
+        };
+        let ttl = Repr::parse_bytes(&wack.bytes)
+            .ok()
+            .and_then(|r| r.answer)
+            .map_or(0, |a| a.ttl);
+        if !range.contains(ttl) {
+            return Err((
+                format!("WACK ttl: expected {range}, got {ttl}"),
+                describe_incoming(&wack),
+            ));
+        }
+        // The final answer may take as long as the WACK asked us to wait.
+        final_timeout = timeout + Duration::from_secs(ttl.min(120) as u64);
+    }
+    let mut attempts = 0;
+    loop {
+        let deadline = (Instant::now() + final_timeout).min(limit);
+        let got = net.take(deadline, |i| {
+            from_target(i)
+                && match Repr::parse_bytes(&i.bytes) {
+                    Ok(r) => id_ok(&r) && r.flags.opcode != Opcode::Wack,
+                    // An undecodable reply to our id is still our reply.
+                    Err(_) => i.bytes.get(..2) == Some(&sent.id.to_be_bytes()[..]),
+                }
+        });
+        match got {
+            Some(i) => {
+                return match Repr::parse_bytes(&i.bytes) {
+                    Ok(r) => check(e, &r).map_err(|m| (m, describe_incoming(&i))),
+                    Err(err) => Err((
+                        format!("reply does not decode: {err}"),
+                        describe_incoming(&i),
+                    )),
+                }
+            }
+            None if attempts < retries && Instant::now() < limit => {
+                attempts += 1;
+                let _ = net.send(sent.client, sent.to, &sent.bytes);
+            }
+            None => {
+                let tries = if attempts > 0 {
+                    format!(" ({} sends)", attempts + 1)
+                } else {
+                    String::new()
+                };
+                return Err((
+                    format!("no reply within {final_timeout:?}{tries}"),
+                    "nothing".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn challenge(
+    net: &Net,
+    target: &Target,
+    c: &Challenge,
+    limit: Instant,
+) -> Result<(), (String, String)> {
+    let deadline = (Instant::now() + c.timeout).min(limit);
+    let query = net.take(deadline, |i| {
+        i.client == c.to.0
+            && i.from.ip() == target.addr.ip()
+            && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
+                !r.flags.response
+                    && r.flags.opcode == Opcode::Query
+                    && r.question.is_some_and(|q| {
+                        c.name.as_ref().is_none_or(|n| name_matches(n, &q.name))
+                    })
+            })
+    });
+    let Some(query) = query else {
+        return Err((
+            format!("no challenge query reached {} within {:?}", c.to, c.timeout),
+            "nothing".into(),
+        ));
+    };
+    let Ok(q) = Repr::parse_bytes(&query.bytes) else {
+        return Err(("challenge query vanished".into(), String::new()));
+    };
+    let Some(question) = q.question else {
+        return Err(("challenge query has no question".into(), String::new()));
+    };
+    let me = net.client_addrs()[c.to.0];
+    let entries: Vec<NbEntry> = c
+        .addrs
+        .clone()
+        .unwrap_or_else(|| vec![me])
+        .into_iter()
+        .map(|addr| NbEntry {
+            flags: NbFlags::new(false, NodeType::H),
+            addr,
+        })
+        .collect();
+    let (rcode, rdata) = match c.reply {
+        ChallengeReply::Silent => return Ok(()),
+        ChallengeReply::Claim => (Rcode::NoError, RData::Nb(List::Items(&entries))),
+        ChallengeReply::Release => (Rcode::NamErr, RData::Null(&[])),
+    };
+    let reply = Repr {
+        id: q.id,
+        flags: Flags {
+            response: true,
+            opcode: Opcode::Query,
+            authoritative: true,
+            recursion_desired: q.flags.recursion_desired,
+            rcode,
+            ..Flags::default()
+        },
+        question: None,
+        answer: Some(Record {
+            name: question.name,
+            class: CLASS_IN,
+            ttl: if rcode == Rcode::NoError { c.ttl } else { 0 },
+            rdata,
+        }),
+        authority: None,
+        additional: None,
+    };
+    let mut buf = vec![0u8; reply.buffer_len(Compression::None)];
+    if reply.emit(&mut buf, Compression::None).is_ok() {
+        net.send(c.to.0, query.from, &buf)
+            .map_err(|e| (format!("cannot answer the challenge: {e}"), String::new()))?;
+    }
+    Ok(())
+}
+
+/// Checks a reply against the matchers; the first mismatch as text.
+fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
+    fn cmp<T: PartialEq + std::fmt::Debug>(what: &str, want: Option<T>, got: T) -> Result<(), String> {
+        match want {
+            Some(w) if w != got => Err(format!("{what}: expected {w:?}, got {got:?}")),
+            _ => Ok(()),
+        }
+    }
+    if let Some(w) = e.rcode {
+        if w != r.flags.rcode {
+            return Err(format!("rcode: expected {w}, got {}", r.flags.rcode));
+        }
+    }
+    if let Some(w) = e.opcode {
+        if w != r.flags.opcode {
+            return Err(format!("opcode: expected {w}, got {}", r.flags.opcode));
+        }
+    }
+    cmp("response flag", e.response, r.flags.response)?;
+    cmp("AA flag", e.aa, r.flags.authoritative)?;
+    cmp("TC flag", e.tc, r.flags.truncated)?;
+    cmp("RD flag", e.rd, r.flags.recursion_desired)?;
+    cmp("RA flag", e.ra, r.flags.recursion_available)?;
+    cmp("B flag", e.b, r.flags.broadcast)?;
+    let needs_answer = e.name.is_some()
+        || e.rtype.is_some()
+        || e.addrs.is_some()
+        || !e.has_addr.is_empty()
+        || e.ttl.is_some()
+        || e.entries.is_some()
+        || e.group.is_some()
+        || e.ont.is_some();
+    if !needs_answer {
+        return Ok(());
+    }
+    let Some(answer) = r.answer else {
+        return Err("no answer record".into());
+    };
+    if let Some(n) = &e.name {
+        if !name_matches(n, &answer.name) {
+            return Err(format!("answer name: expected {n}, got {}", answer.name));
+        }
+    }
+    if let Some(t) = e.rtype {
+        if t != answer.rdata.rtype() {
+            return Err(format!("answer type: expected {t}, got {}", answer.rdata.rtype()));
+        }
+    }
+    if let Some(ttl) = e.ttl {
+        if !ttl.contains(answer.ttl) {
+            return Err(format!("ttl: expected {ttl}, got {}", answer.ttl));
+        }
+    }
+    let entries: Vec<NbEntry> = match answer.rdata {
+        RData::Nb(list) => list.iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut addrs: Vec<Ipv4Addr> = entries.iter().map(|e| e.addr).collect();
+    addrs.sort();
+    let show = |a: &[Ipv4Addr]| {
+        if a.is_empty() {
+            "none".to_string()
+        } else {
+            a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
+        }
+    };
+    if let Some(want) = &e.addrs {
+        let mut want = want.clone();
+        want.sort();
+        if want != addrs {
+            return Err(format!("addresses: expected {}, got {}", show(&want), show(&addrs)));
+        }
+    }
+    for a in &e.has_addr {
+        if !addrs.contains(a) {
+            return Err(format!("addresses: expected to include {a}, got {}", show(&addrs)));
+        }
+    }
+    for a in &e.lacks_addr {
+        if addrs.contains(a) {
+            return Err(format!("addresses: expected not to include {a}, got {}", show(&addrs)));
+        }
+    }
+    if let Some(n) = e.entries {
+        if !n.contains(entries.len() as u32) {
+            return Err(format!("NB entries: expected {n}, got {}", entries.len()));
+        }
+    }
+    if let Some(g) = e.group {
+        if let Some(bad) = entries.iter().find(|x| x.flags.group() != g) {
+            return Err(format!(
+                "group flag: expected {}, got {} for {}",
+                if g { "group" } else { "unique" },
+                if g { "unique" } else { "group" },
+                bad.addr
+            ));
+        }
+    }
+    if let Some(ont) = e.ont {
+        if let Some(bad) = entries.iter().find(|x| x.flags.node_type() != ont) {
+            return Err(format!(
+                "node type: expected {ont:?}, got {:?} for {}",
+                bad.flags.node_type(),
+                bad.addr
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Expect {
+    /// The expectation written as script fields.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(w) = self.wack {
+            let _ = write!(s, " wack={w}");
+        }
+        if let Some(v) = self.rcode {
+            let _ = write!(s, " rcode={v}");
+        }
+        if let Some(v) = self.opcode {
+            let _ = write!(s, " op={v}");
+        }
+        for (name, v) in [
+            ("response", self.response),
+            ("aa", self.aa),
+            ("tc", self.tc),
+            ("rd", self.rd),
+            ("ra", self.ra),
+            ("b", self.b),
+            ("group", self.group),
+        ] {
+            if let Some(v) = v {
+                let _ = write!(s, " {name}={}", if v { "yes" } else { "no" });
+            }
+        }
+        if let Some(v) = &self.name {
+            let _ = write!(s, " name={v}");
+        }
+        if let Some(v) = self.rtype {
+            let _ = write!(s, " type={v}");
+        }
+        let list = |a: &[Ipv4Addr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        if let Some(v) = &self.addrs {
+            let _ = write!(s, " addrs={}", if v.is_empty() { "none".into() } else { list(v) });
+        }
+        if !self.has_addr.is_empty() {
+            let _ = write!(s, " has-addr={}", list(&self.has_addr));
+        }
+        if !self.lacks_addr.is_empty() {
+            let _ = write!(s, " lacks-addr={}", list(&self.lacks_addr));
+        }
+        if let Some(v) = self.ttl {
+            let _ = write!(s, " ttl={v}");
+        }
+        if let Some(v) = self.entries {
+            let _ = write!(s, " entries={v}");
+        }
+        if let Some(v) = self.ont {
+            let _ = write!(s, " ont={v:?}");
+        }
+        if s.is_empty() {
+            "any reply".into()
+        } else {
+            s.trim_start().to_string()
+        }
+    }
+}
+
+impl Challenge {
+    pub fn describe(&self) -> String {
+        format!(
+            "a name query to {}{}, answered {:?}",
+            self.to,
+            self.name.as_ref().map(|n| format!(" for {n}")).unwrap_or_default(),
+            self.reply
+        )
+    }
+}
