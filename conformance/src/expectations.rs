@@ -50,7 +50,10 @@ impl Expectations {
         let finish = |d: Option<Deviation>, out: &mut Expectations| -> Result<(), String> {
             if let Some(d) = d {
                 if d.observed.is_empty() || d.reason.is_empty() {
-                    return Err(err(d.line, &format!("`{}` needs both observed: and reason:", d.script)));
+                    return Err(err(
+                        d.line,
+                        &format!("`{}` needs both observed: and reason:", d.script),
+                    ));
                 }
                 if out.deviations.contains_key(&d.script) {
                     return Err(err(d.line, &format!("`{}` is listed twice", d.script)));
@@ -96,44 +99,49 @@ impl Expectations {
         Ok(out)
     }
 
-    /// Marks each outcome the list names. Returns listed scripts that were
-    /// not run at all, when `complete` says the whole library ran.
+    /// Marks each outcome the list names. Returns the listed scripts that
+    /// are not among the outcomes.
     pub fn judge(&self, outcomes: &mut [Outcome]) -> Vec<&Deviation> {
         for o in outcomes.iter_mut() {
-            let Some(d) = self.deviations.get(&o.name) else {
-                continue;
-            };
-            o.known = Some(match &o.verdict {
-                Verdict::Pass => Judged::NowPasses,
-                Verdict::Fail(f) => {
-                    let text = format!("{} | {}", f.mismatch, f.got);
-                    if text.contains(&d.observed) {
-                        Judged::AsListed {
-                            reason: d.reason.clone(),
-                        }
-                    } else {
-                        Judged::Changed {
-                            observed: f.mismatch.clone(),
-                        }
-                    }
-                }
-                Verdict::Error(e) | Verdict::Skipped(e) => {
-                    if e.contains(&d.observed) {
-                        Judged::AsListed {
-                            reason: d.reason.clone(),
-                        }
-                    } else {
-                        Judged::Changed {
-                            observed: e.clone(),
-                        }
-                    }
-                }
-            });
+            self.judge_one(o);
         }
         self.deviations
             .values()
             .filter(|d| !outcomes.iter().any(|o| o.name == d.script))
             .collect()
+    }
+
+    /// Marks one outcome, if the list names it.
+    pub fn judge_one(&self, o: &mut Outcome) {
+        let Some(d) = self.deviations.get(&o.name) else {
+            return;
+        };
+        o.known = Some(match &o.verdict {
+            Verdict::Pass => Judged::NowPasses,
+            Verdict::Fail(f) => {
+                let text = format!("{} | {}", f.mismatch, f.got);
+                if text.contains(&d.observed) {
+                    Judged::AsListed {
+                        reason: d.reason.clone(),
+                    }
+                } else {
+                    Judged::Changed {
+                        observed: f.mismatch.clone(),
+                    }
+                }
+            }
+            Verdict::Error(e) | Verdict::Skipped(e) => {
+                if e.contains(&d.observed) {
+                    Judged::AsListed {
+                        reason: d.reason.clone(),
+                    }
+                } else {
+                    Judged::Changed {
+                        observed: e.clone(),
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -145,7 +145,12 @@ fn receive(client: usize, socket: UdpSocket, mailbox: Arc<Mailbox>, stop: Arc<At
     while !stop.load(Ordering::Relaxed) {
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 continue
             }
             // ICMP port unreachable from an earlier send shows up here on

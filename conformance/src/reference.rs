@@ -170,14 +170,19 @@ impl Reference {
                 if let Some(a) = repr.answer {
                     if let Some(name) = WireName::from_name(&a.name) {
                         let addrs = nb_addrs(&a);
-                        self.feed(now, ip, repr.id, Packet::Response {
-                            op: proto::Opcode::Query,
-                            name,
-                            rcode: model_rcode(repr.flags.rcode),
-                            ttl: a.ttl,
-                            group: false,
-                            addrs,
-                        });
+                        self.feed(
+                            now,
+                            ip,
+                            repr.id,
+                            Packet::Response {
+                                op: proto::Opcode::Query,
+                                name,
+                                rcode: model_rcode(repr.flags.rcode),
+                                ttl: a.ttl,
+                                group: false,
+                                addrs,
+                            },
+                        );
                     }
                 }
             }
@@ -212,12 +217,9 @@ impl Reference {
                 reply.push((from, self.node_status(repr.id, &q)));
                 return;
             }
-            // A unicast query is answered whatever its B bit says: the
-            // client asked the server by address.
-            Opcode::Query => Packet::Query {
-                name,
-                broadcast: false,
-            },
+            // A query with the B bit set was broadcast: the WINS server
+            // leaves it to the name's owner (the model ignores it).
+            Opcode::Query => Packet::Query { name, broadcast },
             Opcode::Registration
             | Opcode::MultihomedRegistration
             | Opcode::Refresh
@@ -296,7 +298,8 @@ impl Reference {
     pub fn tick(&mut self, now: Time, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
         self.server.on_timer(&self.cfg.server, now, &mut self.out);
         self.flush(reply);
-        self.asked.retain(|_, a| now.saturating_sub(a.at) < ASKED_TTL);
+        self.asked
+            .retain(|_, a| now.saturating_sub(a.at) < ASKED_TTL);
     }
 
     fn feed(&mut self, now: Time, from: Ipv4Addr, xid: u16, packet: Packet<WireName, Ipv4Addr>) {
@@ -338,7 +341,9 @@ impl Reference {
                 };
                 reply.push((holder, emit(&repr)));
             }
-            Packet::Release { name, group, addr, .. } => {
+            Packet::Release {
+                name, group, addr, ..
+            } => {
                 let id = self.fresh_xid();
                 let entries = [NbEntry {
                     flags: NbFlags::new(*group, NodeType::H),

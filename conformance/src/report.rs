@@ -182,7 +182,8 @@ pub fn json(target: &str, outcomes: &[Outcome]) -> serde_json::Value {
             }
             match &o.known {
                 Some(Judged::AsListed { reason }) => {
-                    v["known_deviation"] = serde_json::json!({"judged": "as listed", "reason": reason})
+                    v["known_deviation"] =
+                        serde_json::json!({"judged": "as listed", "reason": reason})
                 }
                 Some(Judged::NowPasses) => {
                     v["known_deviation"] = serde_json::json!({"judged": "now passes"})

@@ -115,7 +115,10 @@ pub fn run(opts: &RunOptions) -> i32 {
                     return 2;
                 }
             };
-            net = match bind_clients(&clients, Some(opts.client_port.unwrap_or(nbns_wire::nbns::PORT))) {
+            net = match bind_clients(
+                &clients,
+                Some(opts.client_port.unwrap_or(nbns_wire::nbns::PORT)),
+            ) {
                 Ok(n) => n,
                 Err(e) => {
                     eprintln!("error: {e}\n(the target sends challenge queries to port 137 of the client addresses: run as root, or pass --client-port for a target that uses another port)");
@@ -168,11 +171,7 @@ pub fn run(opts: &RunOptions) -> i32 {
             return 2;
         }
     };
-    let jobs = if opts.jobs == 0 {
-        8
-    } else {
-        opts.jobs
-    };
+    let jobs = if opts.jobs == 0 { 8 } else { opts.jobs };
     eprintln!(
         "running {} scripts against {label} from {} with {jobs} jobs (run {token})",
         scripts.len(),
@@ -190,14 +189,21 @@ pub fn run(opts: &RunOptions) -> i32 {
         if tty {
             let _ = write!(err, "\r\x1b[K");
         }
+        let mut o = o.clone();
+        if let Some(e) = &expectations {
+            e.judge_one(&mut o);
+        }
         let mut out = std::io::stdout().lock();
-        if !quiet || o.counts_as_failure() {
-            // Judged later against expectations; print the raw verdict now.
-            let _ = writeln!(out, "{}", report::line(o));
+        if !quiet || o.counts_as_failure() || o.known.is_some() {
+            let _ = writeln!(out, "{}", report::line(&o));
         }
         let _ = out.flush();
         if tty {
-            let _ = write!(err, "[{done}/{total}] {:.1}s", start.elapsed().as_secs_f64());
+            let _ = write!(
+                err,
+                "[{done}/{total}] {:.1}s",
+                start.elapsed().as_secs_f64()
+            );
             let _ = err.flush();
         }
     });
@@ -209,9 +215,6 @@ pub fn run(opts: &RunOptions) -> i32 {
     let mut missing = Vec::new();
     if let Some(e) = &expectations {
         missing = e.judge(&mut outcomes);
-        for o in outcomes.iter().filter(|o| o.known.is_some()) {
-            println!("{}", report::line(o));
-        }
     }
     let summary = Summary::of(&outcomes);
     if let Some(p) = &opts.junit {

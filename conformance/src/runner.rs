@@ -90,14 +90,20 @@ pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
             },
             StepKind::Expect(e) => {
                 let Some(sent) = &last else {
-                    return Verdict::Error(format!("line {}: `expect` before any `send`", step.line));
+                    return Verdict::Error(format!(
+                        "line {}: `expect` before any `send`",
+                        step.line
+                    ));
                 };
                 if let Err(f) = expect(net, target, e, sent, script.retries, limit) {
                     return fail(f.0, e.describe(), f.1);
                 }
             }
             StepKind::ExpectNone { to, within, name } => {
-                let client = to.map(|c| c.0).or(last.as_ref().map(|s| s.client)).unwrap_or(0);
+                let client = to
+                    .map(|c| c.0)
+                    .or(last.as_ref().map(|s| s.client))
+                    .unwrap_or(0);
                 let id = last.as_ref().map(|s| s.id);
                 let deadline = (Instant::now() + *within).min(limit);
                 let got = net.take(deadline, |i| {
@@ -139,7 +145,10 @@ fn send(net: &Net, target: &Target, s: &Send) -> std::io::Result<Sent> {
         None => target.addr,
     };
     let (id, bytes) = match &s.payload {
-        Payload::Raw(b) => (u16::from_be_bytes([*b.first().unwrap_or(&0), *b.get(1).unwrap_or(&0)]), b.clone()),
+        Payload::Raw(b) => (
+            u16::from_be_bytes([*b.first().unwrap_or(&0), *b.get(1).unwrap_or(&0)]),
+            b.clone(),
+        ),
         Payload::Fields(p) => {
             let id = p.id.unwrap_or_else(|| net.fresh_id());
             (id, build(p, id, net.client_addrs()[s.from.0]))
@@ -156,11 +165,12 @@ fn send(net: &Net, target: &Target, s: &Send) -> std::io::Result<Sent> {
 
 fn to_name(n: &NameSpec) -> Name<'_> {
     // Scopes were checked when the script was instantiated.
-    Name::netbios(n.name, Labels::dotted(&n.scope).unwrap_or(Labels::EMPTY))
-        .unwrap_or(Name::Netbios {
+    Name::netbios(n.name, Labels::dotted(&n.scope).unwrap_or(Labels::EMPTY)).unwrap_or(
+        Name::Netbios {
             name: n.name,
             scope: Labels::EMPTY,
-        })
+        },
+    )
 }
 
 /// Builds the packet a `send` describes.
@@ -202,11 +212,13 @@ pub fn build(p: &PacketFields, id: u16, from: Ipv4Addr) -> Vec<u8> {
     let repr = Repr {
         id,
         flags,
-        question: name.filter(|_| p.question).map(|name| nbns_wire::nbns::Question {
-            name,
-            qtype: p.qtype,
-            qclass: CLASS_IN,
-        }),
+        question: name
+            .filter(|_| p.question)
+            .map(|name| nbns_wire::nbns::Question {
+                name,
+                qtype: p.qtype,
+                qclass: CLASS_IN,
+            }),
         answer: record.filter(|_| p.record == Some(RecordSection::Answer)),
         authority: None,
         additional: record.filter(|_| p.record == Some(RecordSection::Additional)),
@@ -255,15 +267,11 @@ fn expect(
         let deadline = (Instant::now() + timeout).min(limit);
         let wack = net.take(deadline, |i| {
             from_target(i)
-                && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
-                    id_ok(&r) && r.flags.response && r.flags.opcode == Opcode::Wack
-                })
+                && Repr::parse_bytes(&i.bytes)
+                    .is_ok_and(|r| id_ok(&r) && r.flags.response && r.flags.opcode == Opcode::Wack)
         });
         let Some(wack) = wack else {
-            return Err((
-                format!("no WACK within {timeout:?}"),
-                "nothing".into(),
-            ));
+            return Err((format!("no WACK within {timeout:?}"), "nothing".into()));
         };
         let ttl = Repr::parse_bytes(&wack.bytes)
             .ok()
@@ -331,12 +339,14 @@ fn challenge(
             && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
                 !r.flags.response
                     && r.flags.opcode == Opcode::Query
-                    && r.question.is_some_and(|q| {
-                        c.name.as_ref().is_none_or(|n| name_matches(n, &q.name))
-                    })
+                    && r.question
+                        .is_some_and(|q| c.name.as_ref().is_none_or(|n| name_matches(n, &q.name)))
             })
     });
     let Some(query) = query else {
+        if c.optional {
+            return Ok(());
+        }
         return Err((
             format!("no challenge query reached {} within {:?}", c.to, c.timeout),
             "nothing".into(),
@@ -394,7 +404,11 @@ fn challenge(
 
 /// Checks a reply against the matchers; the first mismatch as text.
 fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
-    fn cmp<T: PartialEq + std::fmt::Debug>(what: &str, want: Option<T>, got: T) -> Result<(), String> {
+    fn cmp<T: PartialEq + std::fmt::Debug>(
+        what: &str,
+        want: Option<T>,
+        got: T,
+    ) -> Result<(), String> {
         match want {
             Some(w) if w != got => Err(format!("{what}: expected {w:?}, got {got:?}")),
             _ => Ok(()),
@@ -437,7 +451,10 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
     }
     if let Some(t) = e.rtype {
         if t != answer.rdata.rtype() {
-            return Err(format!("answer type: expected {t}, got {}", answer.rdata.rtype()));
+            return Err(format!(
+                "answer type: expected {t}, got {}",
+                answer.rdata.rtype()
+            ));
         }
     }
     if let Some(ttl) = e.ttl {
@@ -455,24 +472,37 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
         if a.is_empty() {
             "none".to_string()
         } else {
-            a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
+            a.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         }
     };
     if let Some(want) = &e.addrs {
         let mut want = want.clone();
         want.sort();
         if want != addrs {
-            return Err(format!("addresses: expected {}, got {}", show(&want), show(&addrs)));
+            return Err(format!(
+                "addresses: expected {}, got {}",
+                show(&want),
+                show(&addrs)
+            ));
         }
     }
     for a in &e.has_addr {
         if !addrs.contains(a) {
-            return Err(format!("addresses: expected to include {a}, got {}", show(&addrs)));
+            return Err(format!(
+                "addresses: expected to include {a}, got {}",
+                show(&addrs)
+            ));
         }
     }
     for a in &e.lacks_addr {
         if addrs.contains(a) {
-            return Err(format!("addresses: expected not to include {a}, got {}", show(&addrs)));
+            return Err(format!(
+                "addresses: expected not to include {a}, got {}",
+                show(&addrs)
+            ));
         }
     }
     if let Some(n) = e.entries {
@@ -534,9 +564,18 @@ impl Expect {
         if let Some(v) = self.rtype {
             let _ = write!(s, " type={v}");
         }
-        let list = |a: &[Ipv4Addr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        let list = |a: &[Ipv4Addr]| {
+            a.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         if let Some(v) = &self.addrs {
-            let _ = write!(s, " addrs={}", if v.is_empty() { "none".into() } else { list(v) });
+            let _ = write!(
+                s,
+                " addrs={}",
+                if v.is_empty() { "none".into() } else { list(v) }
+            );
         }
         if !self.has_addr.is_empty() {
             let _ = write!(s, " has-addr={}", list(&self.has_addr));
@@ -564,9 +603,13 @@ impl Expect {
 impl Challenge {
     pub fn describe(&self) -> String {
         format!(
-            "a name query to {}{}, answered {:?}",
+            "{}a name query to {}{}, answered {:?}",
+            if self.optional { "if sent, " } else { "" },
             self.to,
-            self.name.as_ref().map(|n| format!(" for {n}")).unwrap_or_default(),
+            self.name
+                .as_ref()
+                .map(|n| format!(" for {n}"))
+                .unwrap_or_default(),
             self.reply
         )
     }

@@ -96,7 +96,7 @@ impl Directive {
             Directive::Send => value::SEND_FIELDS,
             Directive::Expect => value::EXPECT_FIELDS,
             Directive::ExpectNone => &["to", "within", "name"],
-            Directive::Challenge => &["to", "name", "reply", "timeout", "ttl", "addr"],
+            Directive::Challenge => &["to", "name", "reply", "timeout", "ttl", "addr", "optional"],
             Directive::Wait => &["for"],
         }
     }
@@ -198,8 +198,8 @@ impl Script {
                 }
                 _ => {}
             }
-            let fields = split_fields(rest, rest_col)
-                .map_err(|(col, msg)| err(lineno, col, msg))?;
+            let fields =
+                split_fields(rest, rest_col).map_err(|(col, msg)| err(lineno, col, msg))?;
             let allowed = directive.fields();
             for f in &fields {
                 if !allowed.contains(&f.key.as_str()) {
@@ -228,7 +228,10 @@ impl Script {
 
     /// Substitutes `vars` (plus the script's own `set`s) and checks every
     /// value, giving the steps a runner executes.
-    pub fn instantiate(&self, vars: &BTreeMap<String, String>) -> Result<Instantiated, ScriptError> {
+    pub fn instantiate(
+        &self,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Instantiated, ScriptError> {
         value::instantiate(self, vars)
     }
 
@@ -245,7 +248,11 @@ impl Script {
             out.push_str(l.directive.keyword());
             if l.directive == Directive::Set {
                 let f = &l.fields[0];
-                out.push_str(&format!(" {} = {}", f.key, quote(f.value.as_deref().unwrap_or(""))));
+                out.push_str(&format!(
+                    " {} = {}",
+                    f.key,
+                    quote(f.value.as_deref().unwrap_or(""))
+                ));
             } else {
                 for f in &l.fields {
                     out.push(' ');

@@ -18,7 +18,8 @@ pub const EMBEDDED_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// Serves until `stop` is set. Checks `stop` at least every 100 ms.
 pub fn serve(socket: &UdpSocket, cfg: ReferenceConfig, stop: &AtomicBool) -> io::Result<()> {
-    let mut reference = Reference::new(cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut reference =
+        Reference::new(cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let start = Instant::now();
     let mut buf = vec![0u8; 65536];
     let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
@@ -34,7 +35,11 @@ pub fn serve(socket: &UdpSocket, cfg: ReferenceConfig, stop: &AtomicBool) -> io:
         socket.set_read_timeout(Some(wait))?;
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => reference.datagram(secs, from, &buf[..n], &mut out),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             // ICMP errors from earlier sends (a holder that is gone) surface
             // here; they are not the server's problem.
             Err(_) => {}

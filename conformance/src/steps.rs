@@ -35,14 +35,53 @@ impl fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 pub const SEND_FIELDS: &[&str] = &[
-    "from", "to", "op", "id", "rcode", "response", "aa", "tc", "rd", "ra", "b", "flags", "name",
-    "qtype", "ttl", "group", "ont", "addr", "no-question", "no-record", "section", "raw",
+    "from",
+    "to",
+    "op",
+    "id",
+    "rcode",
+    "response",
+    "aa",
+    "tc",
+    "rd",
+    "ra",
+    "b",
+    "flags",
+    "name",
+    "qtype",
+    "ttl",
+    "group",
+    "ont",
+    "addr",
+    "no-question",
+    "no-record",
+    "section",
+    "raw",
     "compress",
 ];
 
 pub const EXPECT_FIELDS: &[&str] = &[
-    "to", "wack", "timeout", "rcode", "op", "response", "aa", "tc", "rd", "ra", "b", "name",
-    "type", "addrs", "has-addr", "lacks-addr", "ttl", "entries", "group", "ont", "any-id",
+    "to",
+    "wack",
+    "timeout",
+    "rcode",
+    "op",
+    "response",
+    "aa",
+    "tc",
+    "rd",
+    "ra",
+    "b",
+    "name",
+    "type",
+    "addrs",
+    "has-addr",
+    "lacks-addr",
+    "ttl",
+    "entries",
+    "group",
+    "ont",
+    "any-id",
 ];
 
 /// Default time an `expect` waits for its reply.
@@ -200,6 +239,9 @@ pub struct Challenge {
     /// Addresses a claim lists; `None` means the challenged client's own
     /// (a multihomed holder lists all of its host's addresses).
     pub addrs: Option<Vec<Ipv4Addr>>,
+    /// Answer the challenge if the target sends one; a target that decides
+    /// without challenging is not a failure.
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -309,7 +351,11 @@ impl<'c, 'a> Fields<'c, 'a> {
     }
 
     fn bad(&self, f: &Field, message: impl Into<String>) -> ScriptError {
-        self.ctx.err(self.line, f.column, format!("`{}`: {}", f.key, message.into()))
+        self.ctx.err(
+            self.line,
+            f.column,
+            format!("`{}`: {}", f.key, message.into()),
+        )
     }
 
     /// A field that must have a value.
@@ -437,7 +483,8 @@ fn parse_rrtype(v: &str) -> Result<RrType, String> {
         "a" => RrType::A,
         "ns" => RrType::Ns,
         other => RrType::from(
-            parse_u32(other).and_then(|n| u16::try_from(n).map_err(|_| format!("`{v}` over 65535")))?,
+            parse_u32(other)
+                .and_then(|n| u16::try_from(n).map_err(|_| format!("`{v}` over 65535")))?,
         ),
     })
 }
@@ -466,7 +513,11 @@ pub fn parse_range(v: &str) -> Result<Range, String> {
         None => parse_u32(v).map(|n| Range { min: n, max: n }),
         Some((a, b)) => Ok(Range {
             min: if a.is_empty() { 0 } else { parse_u32(a)? },
-            max: if b.is_empty() { u32::MAX } else { parse_u32(b)? },
+            max: if b.is_empty() {
+                u32::MAX
+            } else {
+                parse_u32(b)?
+            },
         }),
     }
 }
@@ -629,12 +680,17 @@ pub(crate) fn instantiate(
                         .unwrap_or(Duration::from_secs(10)),
                     ttl: fs.parsed("ttl", parse_u32)?.unwrap_or(300_000),
                     addrs: fs.parsed("addr", parse_addrs)?,
+                    optional: fs.flag("optional")?.unwrap_or(false),
                 })
             }
             Directive::Wait => {
                 let fs = Fields::new(&ctx, l)?;
                 StepKind::Wait(fs.parsed("for", parse_duration)?.ok_or_else(|| {
-                    ctx.err(l.line, 1, "`wait` needs `for=DURATION`, e.g. wait for=500ms")
+                    ctx.err(
+                        l.line,
+                        1,
+                        "`wait` needs `for=DURATION`, e.g. wait for=500ms",
+                    )
                 })?)
             }
         };
@@ -650,7 +706,11 @@ fn send(fs: &Fields<'_, '_>) -> Result<Send, ScriptError> {
     let from = fs.client("from")?.unwrap_or(Client(0));
     let to = fs.client("to")?;
     if let Some(raw) = fs.parsed("raw", parse_hex)? {
-        if let Some((f, _)) = fs.map.iter().find(|(f, _)| !["raw", "from", "to"].contains(&f.key.as_str())) {
+        if let Some((f, _)) = fs
+            .map
+            .iter()
+            .find(|(f, _)| !["raw", "from", "to"].contains(&f.key.as_str()))
+        {
             return Err(fs.bad(f, "cannot be combined with `raw`"));
         }
         return Ok(Send {
@@ -798,7 +858,13 @@ mod tests {
         };
         assert_eq!(e.wack, Some(Range { min: 1, max: 600 }));
         assert_eq!(e.addrs.as_deref(), Some(&[Ipv4Addr::new(127, 0, 0, 4)][..]));
-        assert_eq!(e.ttl, Some(Range { min: 1, max: u32::MAX }));
+        assert_eq!(
+            e.ttl,
+            Some(Range {
+                min: 1,
+                max: u32::MAX
+            })
+        );
     }
 
     #[test]

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the conformance script library against one of Samba's WINS servers,
+# started in a network namespace of its own, and always tears it down.
+#
+# Usage: scripts/conform-samba.sh nmbd|addc [nbns-conform run options...]
+#   NBNS_CONFORM   the nbns-conform binary (default: target/release/nbns-conform)
+# Reports go to target/conformance/<kind>.{junit.xml,json}. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:?usage: scripts/conform-samba.sh nmbd|addc [run options]}
+shift
+case $kind in nmbd | addc) ;; *) echo "unknown target kind: $kind" >&2; exit 2 ;; esac
+bin=${NBNS_CONFORM:-target/release/nbns-conform}
+if [[ ! -x $bin ]]; then
+    echo "ERROR: $bin not built (cargo build --release -p nbns-conformance)" >&2
+    exit 2
+fi
+# shellcheck source=scripts/samba-harness.sh
+source scripts/samba-harness.sh
+if ! samba_require "$kind"; then
+    echo "ERROR: Samba ($kind) is not installed: the conformance run against it cannot happen." >&2
+    exit 2
+fi
+ns="nbnsv-conform-$kind-$$"
+wd=$(mktemp -d "${TMPDIR:-/tmp}/nbnsv-$kind.XXXXXX")
+trap 'samba_stop "$ns" "$wd" >/dev/null 2>&1 || true; rm -rf "$wd"' EXIT
+samba_start "$kind" "$ns" "$wd" >/dev/null
+out=target/conformance
+mkdir -p "$out"
+clients=()
+for ip in $SAMBA_CLIENT_IPS; do clients+=(--client-addr "$ip"); done
+ip netns exec "$ns" "$bin" run \
+    --target "$SAMBA_SERVER_IP:$SAMBA_NBT_PORT" \
+    --target-name "$SAMBA_NETBIOS_NAME" \
+    "${clients[@]}" \
+    --expect "conformance/expect/$kind.expect" \
+    --junit "$out/$kind.junit.xml" \
+    --json "$out/$kind.json" \
+    "$@"
