@@ -42,6 +42,9 @@ fn netbios_fields(m: &mut Map<String, Value>, n: &NetbiosName) {
 /// `name`, `netbios`, `suffix` and `scope` of a name.
 pub fn name_fields(m: &mut Map<String, Value>, name: &Name<'_>) {
     m.insert("name".into(), name.to_string().into());
+    m.insert("encoded_len".into(), name.buffer_len().into());
+    // RFC 1002 allows 255 bytes; real servers (Samba's AD DC) send longer.
+    m.insert("over_rfc_limit".into(), name.exceeds_rfc_limit().into());
     match name {
         Name::Netbios { name: n, scope } => {
             netbios_fields(m, n);
