@@ -316,7 +316,9 @@ fn compare_nbns(frame: u64, m: &Value, t: &Map<String, Value>, tally: &mut Tally
     // wins_bad_names). Where tshark gives up on such a name, there is
     // nothing to compare, but ours must have flagged the name as over the limit.
     for (i, o) in objs.iter().enumerate() {
-        if theirs.get(i).is_some_and(|s| s.starts_with("Illegal NetBIOS name"))
+        if theirs
+            .get(i)
+            .is_some_and(|s| s.starts_with("Illegal NetBIOS name"))
             && o["over_rfc_limit"] == true
         {
             names[i] = "(over 255 bytes)".into();

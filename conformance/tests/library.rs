@@ -1,0 +1,238 @@
+//! The script library against its three targets: the embedded reference
+//! target (must pass every script), and Samba's nmbd and AD DC in network
+//! namespaces (must match their expectations files). The Samba runs need
+//! root and Samba installed; without them they fail loudly, never pass.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nbns-conform")
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Counts `.nbt` files below `dir`.
+fn count_scripts(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_scripts(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|x| x == "nbt"))
+            }
+        })
+        .sum()
+}
+
+fn summary_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or("")
+}
+
+#[test]
+fn library_has_at_least_80_scripts_and_30_hostile() {
+    let lib = repo().join("conformance/scripts");
+    assert!(count_scripts(&lib) >= 80, "{}", count_scripts(&lib));
+    assert!(count_scripts(&lib.join("hostile")) >= 30);
+}
+
+#[test]
+fn reference_target_passes_the_whole_library() {
+    let dir = tempdir();
+    let junit = dir.join("ref.junit.xml");
+    let json = dir.join("ref.json");
+    let out = Command::new(bin())
+        .args(["run", "--quiet", "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let n = count_scripts(&repo().join("conformance/scripts"));
+    assert_eq!(
+        summary_line(&stdout),
+        format!("{n} passed, 0 failed, 0 skipped"),
+        "{stdout}"
+    );
+    // The JUnit report is well-formed XML with one test case a script.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit report is well-formed XML");
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, n);
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("failures"), Some("0"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], n);
+    assert_eq!(report["scripts"].as_array().unwrap().len(), n);
+}
+
+#[test]
+fn a_failing_script_fails_the_run_and_shows_expected_and_got() {
+    let dir = tempdir();
+    let script = dir.join("wrong.nbt");
+    std::fs::write(
+        &script,
+        "title wrong on purpose\nsend op=query name={run}NOPE<00>\nexpect rcode=OK\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("rcode: expected OK, got NAM_ERR"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expected: rcode=OK"), "{stdout}");
+    assert!(stdout.contains("got:"), "{stdout}");
+    assert_eq!(summary_line(&stdout), "0 passed, 1 failed, 0 skipped");
+
+    // Listed as a known deviation, it no longer fails the run ...
+    let expect = dir.join("x.expect");
+    std::fs::write(
+        &expect,
+        "wrong\n  observed: got NAM_ERR\n  reason: on purpose\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&script)
+        .arg("--expect")
+        .arg(&expect)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // ... and once it passes, the stale entry fails the run (ratchet).
+    std::fs::write(
+        &script,
+        "send op=query name={run}NOPE<00>\nexpect rcode=NAM_ERR\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&script)
+        .arg("--expect")
+        .arg(&expect)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("now passes"), "{stdout}");
+}
+
+#[test]
+fn script_errors_are_reported_before_anything_is_sent() {
+    let dir = tempdir();
+    let script = dir.join("bad.nbt");
+    std::fs::write(&script, "send op=query name=FOO<00>\nexpect rcod=OK\n").unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("bad.nbt:2:8: unknown field `rcod`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unresponsive_target_gives_verdicts_not_a_hang() {
+    // Nothing listens on this port: every expect times out, within bounds.
+    let out = Command::new(bin())
+        .args([
+            "run",
+            "--target",
+            "127.0.0.9:9",
+            "--client-port",
+            "0",
+            "--filter",
+            "query/negative",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("no reply within"), "{stdout}");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "nbnsv-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the library against a Samba server via the project's harness.
+fn samba(kind: &str) {
+    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_some() {
+        eprintln!(
+            "\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: the {kind} conformance run was NOT done ***\n"
+        );
+        return;
+    }
+    let out = Command::new(repo().join("scripts/conform-samba.sh"))
+        .arg(kind)
+        .arg("--quiet")
+        .env("NBNS_CONFORM", bin())
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "conformance run against Samba {kind} failed (it needs root and Samba installed: \
+         apt-get install samba samba-ad-dc samba-ad-provision samba-dsdb-modules; \
+         set NBNS_VERIFY_SKIP_SAMBA=1 to skip it loudly)\n{stdout}\n{stderr}"
+    );
+    let line = summary_line(&stdout);
+    assert!(line.contains(" 0 failed"), "{stdout}");
+    // Every script ran: passes plus known deviations make the whole library.
+    let n = count_scripts(&repo().join("conformance/scripts"));
+    let passed: usize = line.split(' ').next().unwrap().parse().unwrap();
+    let known: usize = line
+        .split('(')
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .map_or(0, |s| s.parse().unwrap());
+    assert_eq!(passed + known, n, "{stdout}");
+    eprintln!("samba {kind}: {line}");
+}
+
+#[test]
+fn samba_nmbd_matches_its_expectations() {
+    samba("nmbd");
+}
+
+#[test]
+fn samba_ad_dc_matches_its_expectations() {
+    samba("addc");
+}
