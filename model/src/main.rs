@@ -1,0 +1,184 @@
+//! `nbns-model`: check the NBNS/WINS model, print counterexamples, open the Explorer.
+#![forbid(unsafe_code)]
+
+use nbns_model::check::{self, Options, Search};
+use nbns_model::scenarios::{self, SCENARIOS};
+use nbns_model::{Bug, Bugs};
+use std::process::ExitCode;
+
+const HELP: &str = "\
+nbns-model: a stateright model of NBNS/WINS clients, servers and replication that rediscovers
+five Microsoft KB bugs (each a switch) and checks that the fixed behaviour keeps every promise.
+
+USAGE:
+    nbns-model list
+    nbns-model check [SCENARIO | --all] [--bug ID]... [--threads N] [--bfs | --dfs]
+                     [--depth N] [--symmetry] [--large] [--quiet]
+    nbns-model explore SCENARIO [--bug ID]... [--addr 127.0.0.1:3000] [--large]
+    nbns-model --help
+
+COMMANDS:
+    list      the scenarios, their actors, properties and the bug each can switch on
+    check     explore a scenario's whole bounded state space and check its properties.
+              Exit 0 when every property holds (and every `sometimes` example is found),
+              1 when one fails: the counterexample is printed as a numbered message
+              sequence. `--all` checks every scenario with all fixes (must hold) and each
+              bug in its scenario (must fail) and exits 0 when all of that is so.
+              `--bug ID` without a scenario checks the bug's own scenario.
+    explore   serve stateright's Explorer web UI for a scenario (default 127.0.0.1:3000)
+
+OPTIONS:
+    --bug ID       switch a KB bug on: Q153073 Q135277 Q124565 Q184832 Q164016 (repeatable)
+    --threads N    checker threads (default: available cores)
+    --bfs | --dfs  search order (default bfs: shortest counterexamples)
+    --depth N      stop exploring below depth N (bounded check)
+    --symmetry     DFS with stateright's symmetry hook (the representative is still the
+                   identity: no scenario has interchangeable actors reduced yet)
+    --large        the bigger configuration of the scenario (see README)
+    --quiet        no progress lines
+";
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("nbns-model: {msg}\nTry `nbns-model --help`.");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage("missing command (list, check, explore)");
+    };
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        "list" => {
+            if args.len() > 1 {
+                return usage("`list` takes no arguments");
+            }
+            list();
+            ExitCode::SUCCESS
+        }
+        "check" | "explore" => {
+            let mut opts = Options::default();
+            let mut scenario: Option<String> = None;
+            let mut all = false;
+            let mut addr = "127.0.0.1:3000".to_string();
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                let mut value = |flag: &str| {
+                    it.next()
+                        .cloned()
+                        .ok_or_else(|| format!("{flag} needs a value"))
+                };
+                match a.as_str() {
+                    "-h" | "--help" => {
+                        print!("{HELP}");
+                        return ExitCode::SUCCESS;
+                    }
+                    "--all" => all = true,
+                    "--bug" => match value("--bug").map(|v| (Bug::parse(&v), v)) {
+                        Ok((Some(b), _)) => opts.bugs = opts.bugs.with(b),
+                        Ok((None, v)) => {
+                            return usage(&format!(
+                            "unknown bug `{v}` (known: Q153073 Q135277 Q124565 Q184832 Q164016)"
+                        ))
+                        }
+                        Err(e) => return usage(&e),
+                    },
+                    "--threads" => match value("--threads").map(|v| v.parse::<usize>()) {
+                        Ok(Ok(n)) if n > 0 => opts.threads = n,
+                        Ok(_) => return usage("--threads needs a positive number"),
+                        Err(e) => return usage(&e),
+                    },
+                    "--depth" => match value("--depth").map(|v| v.parse::<usize>()) {
+                        Ok(Ok(n)) if n > 0 => opts.depth = Some(n),
+                        Ok(_) => return usage("--depth needs a positive number"),
+                        Err(e) => return usage(&e),
+                    },
+                    "--addr" => match value("--addr") {
+                        Ok(v) => addr = v,
+                        Err(e) => return usage(&e),
+                    },
+                    "--bfs" => opts.search = Search::Bfs,
+                    "--dfs" => opts.search = Search::Dfs,
+                    "--symmetry" => opts.symmetry = true,
+                    "--large" => opts.large = true,
+                    "--quiet" => opts.progress = false,
+                    s if s.starts_with('-') => return usage(&format!("unknown option `{s}`")),
+                    s => {
+                        if scenario.is_some() {
+                            return usage("give one scenario (or --all)");
+                        }
+                        if scenarios::find(s).is_none() {
+                            let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+                            return usage(&format!(
+                                "unknown scenario `{s}` (known: {})",
+                                names.join(", ")
+                            ));
+                        }
+                        scenario = Some(s.to_string());
+                    }
+                }
+            }
+            if opts.symmetry && opts.search == Search::Bfs {
+                opts.search = Search::Dfs; // stateright applies symmetry in DFS only
+            }
+            if cmd == "explore" {
+                if all {
+                    return usage("`explore` takes one scenario, not --all");
+                }
+                let Some(name) = scenario else {
+                    return usage("`explore` needs a scenario");
+                };
+                let sc = scenarios::find(&name).expect("checked");
+                println!(
+                    "Explorer for {} (bugs: {}) on http://{addr}",
+                    sc.name, opts.bugs
+                );
+                check::explore(sc, opts.bugs, opts.large, &addr);
+                return ExitCode::SUCCESS;
+            }
+            let ok = if all {
+                if scenario.is_some() || !opts.bugs.is_empty() {
+                    return usage("--all checks every scenario and every bug; give no scenario or --bug with it");
+                }
+                check::check_all(&opts)
+            } else {
+                let sc = match (&scenario, opts.bugs.iter().next()) {
+                    (Some(name), _) => scenarios::find(name).expect("checked"),
+                    (None, Some(b)) => scenarios::for_bug(b),
+                    (None, None) => return usage("`check` needs a scenario, --bug ID or --all"),
+                };
+                check::check_one(sc, &opts).holds
+            };
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        other => usage(&format!("unknown command `{other}`")),
+    }
+}
+
+fn list() {
+    for sc in &SCENARIOS {
+        println!("{}", sc.name);
+        println!("    actors:  {}", sc.about);
+        match sc.bug {
+            Some(b) => println!("    bug:     --bug {b}  (KB {b}: {})", b.title()),
+            None => println!("    bug:     none (base registration rules)"),
+        }
+        println!("    properties:");
+        let w = sc.build(Bugs::NONE, false);
+        for p in stateright::Model::properties(&w) {
+            println!(
+                "      {:<9} {}",
+                format!("{:?}", p.expectation).to_lowercase(),
+                p.name
+            );
+        }
+    }
+}

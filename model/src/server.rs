@@ -1,0 +1,1170 @@
+//! The WINS server state machine.
+//!
+//! Deterministic and independent of stateright: every change comes from an explicit input.
+//!
+//! * [`Server::handle`]: a packet arrived from an address (registration, refresh, release,
+//!   query, or a holder's answer to a challenge query).
+//! * [`Server::on_timer`]: the clock reached [`Server::next_deadline`]: challenges that got no
+//!   answer are decided, records move along active -> released -> tombstone -> deleted.
+//! * [`Server::challenge_timeout`] and [`Server::scavenge`]: the same steps for one name,
+//!   regardless of the clock (the model fires them nondeterministically).
+//! * [`Server::add_static`] / [`Server::delete_static`]: the administrator's static mappings.
+//! * [`crate::replication`]: pulling records from a partner.
+//!
+//! Outputs are [`Send`]s pushed to a caller-provided vector: responses (positive or negative,
+//! with rcode, TTL and address list), WACKs, challenge queries to a holder, release demands.
+
+use crate::proto::{set_insert, set_remove, Addr, NameKey, NodeType, Opcode, Packet, Rcode, Time};
+use crate::{Bug, Bugs};
+
+/// A per-owner version id (64-bit in WINS, strictly increasing per owner).
+pub type Version = u64;
+
+/// The type of a name record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A unique name with one address.
+    Unique,
+    /// A normal group (members are not tracked, as nmbd's 255.255.255.255).
+    Group,
+    /// A special group (`<1C>`): up to `special_group_max` member addresses.
+    SpecialGroup,
+    /// A unique name of a multihomed host: several addresses.
+    Multihomed,
+}
+
+impl Kind {
+    /// Unique or multihomed.
+    pub fn is_unique(self) -> bool {
+        matches!(self, Kind::Unique | Kind::Multihomed)
+    }
+}
+
+/// The state of a name record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecState {
+    /// Registered and in use.
+    Active,
+    /// Released by its holder or expired; kept until the tombstone interval ends.
+    Released,
+    /// Marked for deletion; replicated so partners delete their copies too.
+    Tombstone,
+}
+
+/// One record of the WINS database.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Record<N, A> {
+    /// The name (the sort key).
+    pub name: N,
+    /// Unique, group, special group or multihomed.
+    pub kind: Kind,
+    /// Active, released or tombstone.
+    pub state: RecState,
+    /// A static mapping entered by the administrator.
+    pub is_static: bool,
+    /// The node type of the registrant.
+    pub node: NodeType,
+    /// The addresses (sorted). Empty for a plain group.
+    pub addrs: Vec<A>,
+    /// The WINS server that owns the record (its address).
+    pub owner: A,
+    /// The owner's version id for this record.
+    pub version: Version,
+    /// When the current state ends (TTL, tombstone interval, tombstone timeout).
+    pub expires: Time,
+}
+
+/// A registration waiting for the old holder(s) to answer a challenge query.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pending<N, A> {
+    /// The name being registered.
+    pub name: N,
+    /// The address being registered.
+    pub requester: A,
+    /// Where the registration came from (the response goes there).
+    pub from: A,
+    /// Its transaction id.
+    pub xid: u16,
+    /// Opcode 0xF rather than 5.
+    pub multihomed: bool,
+    /// The registrant's node type.
+    pub node: NodeType,
+    /// The TTL to grant.
+    pub ttl: u32,
+    /// Challenged addresses that have not answered yet (sorted).
+    pub waiting: Vec<A>,
+    /// Challenged addresses whose holder still claims the name (sorted).
+    pub claims: Vec<A>,
+    /// Every claimant listed the requester's address too: it is the same (multihomed) host.
+    pub same_host: bool,
+    /// When unanswered challenges count as "no answer".
+    pub deadline: Time,
+    /// The addresses challenged (sorted): the decision applies to a record of these only.
+    pub challenged: Vec<A>,
+}
+
+/// Server settings. Not part of the (hashed) state.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Switched-on bugs (only [`Bug::Q135277`] and [`Bug::Q164016`] concern the server).
+    pub bugs: Bugs,
+    /// Smallest TTL granted.
+    pub min_ttl: u32,
+    /// Largest TTL granted (renew interval).
+    pub max_ttl: u32,
+    /// TTL in a WACK (nmbd: 60).
+    pub wack_ttl: u32,
+    /// Seconds to wait for challenge answers.
+    pub challenge_wait: u32,
+    /// Released -> tombstone after this long.
+    pub tombstone_interval: u32,
+    /// Tombstone -> deleted after this long.
+    pub tombstone_timeout: u32,
+    /// Rcode for a registration refused because of a static mapping (nmbd: RFS_ERR, AD DC:
+    /// ACT_ERR).
+    pub static_conflict: Rcode,
+    /// Answer OK (AD DC) instead of NAM_ERR (nmbd) to a release of an unknown name.
+    pub unknown_release_ok: bool,
+    /// MigrateOn: a dynamic registration may challenge and replace a static unique or
+    /// multihomed record.
+    pub migrate_on: bool,
+    /// Most addresses a special group keeps.
+    pub special_group_max: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bugs: Bugs::NONE,
+            min_ttl: 60,
+            max_ttl: 6 * 24 * 3600,
+            wack_ttl: 60,
+            challenge_wait: 3,
+            tombstone_interval: 6 * 24 * 3600,
+            tombstone_timeout: 24 * 3600,
+            static_conflict: Rcode::RfsErr,
+            unknown_release_ok: false,
+            migrate_on: true,
+            special_group_max: 25,
+        }
+    }
+}
+
+/// A packet to send.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Send<N, A> {
+    /// Destination address.
+    pub to: A,
+    /// Transaction id (echoes the request; 0 for the server's own queries and demands, which
+    /// the caller numbers).
+    pub xid: u16,
+    /// What to send.
+    pub packet: Packet<N, A>,
+}
+
+/// The WINS server's state: its database, challenges in progress and version counter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Server<N, A> {
+    /// This server's address; it is the owner id of the records it registers.
+    pub me: A,
+    /// The database, sorted by name, one record per name.
+    pub records: Vec<Record<N, A>>,
+    /// Registrations waiting for challenge answers, sorted by name, at most one per name.
+    pub pending: Vec<Pending<N, A>>,
+    /// The next version id this server gives its own records (must survive restarts).
+    pub next_version: Version,
+    /// Highest version held per other owner (the owner-version map used for pulls), sorted.
+    pub known: Vec<(A, Version)>,
+}
+
+impl<N: NameKey, A: Addr> Server<N, A> {
+    /// An empty database for the server at `me`.
+    pub fn new(me: A) -> Self {
+        Server {
+            me,
+            records: Vec::new(),
+            pending: Vec::new(),
+            next_version: 1,
+            known: Vec::new(),
+        }
+    }
+
+    /// The record for `name`.
+    pub fn record(&self, name: &N) -> Option<&Record<N, A>> {
+        self.find(name).ok().map(|i| &self.records[i])
+    }
+
+    /// The active record for `name`.
+    pub fn active(&self, name: &N) -> Option<&Record<N, A>> {
+        self.record(name).filter(|r| r.state == RecState::Active)
+    }
+
+    /// The challenge in progress for `name`.
+    pub fn pending_for(&self, name: &N) -> Option<&Pending<N, A>> {
+        self.pending.iter().find(|p| &p.name == name)
+    }
+
+    fn find(&self, name: &N) -> Result<usize, usize> {
+        self.records.binary_search_by(|r| r.name.cmp(name))
+    }
+
+    /// Inserts or replaces the record for `rec.name`.
+    pub(crate) fn put(&mut self, rec: Record<N, A>) {
+        match self.find(&rec.name) {
+            Ok(i) => self.records[i] = rec,
+            Err(i) => self.records.insert(i, rec),
+        }
+    }
+
+    pub(crate) fn bump(&mut self) -> Version {
+        let v = self.next_version;
+        self.next_version += 1;
+        v
+    }
+
+    /// The owner-version map: the highest version held per owner, this server included.
+    pub fn owner_versions(&self) -> Vec<(A, Version)> {
+        let mut v = self.known.clone();
+        if self.next_version > 1 {
+            set_insert(&mut v, (self.me, self.next_version - 1));
+        }
+        v
+    }
+
+    /// Highest version of `owner` this server holds (0 when none).
+    pub fn known_version(&self, owner: A) -> Version {
+        if owner == self.me {
+            return self.next_version - 1;
+        }
+        self.known
+            .iter()
+            .find(|(o, _)| *o == owner)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    pub(crate) fn raise_known(&mut self, owner: A, version: Version) {
+        if owner == self.me {
+            return;
+        }
+        match self.known.iter_mut().find(|(o, _)| *o == owner) {
+            Some((_, v)) => *v = (*v).max(version),
+            None => {
+                set_insert(&mut self.known, (owner, version));
+            }
+        }
+    }
+
+    fn new_record(
+        &mut self,
+        name: N,
+        kind: Kind,
+        node: NodeType,
+        addrs: Vec<A>,
+        ttl: u32,
+        now: Time,
+    ) -> Record<N, A> {
+        Record {
+            name,
+            kind,
+            state: RecState::Active,
+            is_static: false,
+            node,
+            addrs,
+            owner: self.me,
+            version: self.bump(),
+            expires: now + Time::from(ttl),
+        }
+    }
+
+    /// Handles one packet from `from` with transaction id `xid`, pushing what to send to `out`.
+    /// Broadcast packets and packets a server does not serve are ignored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        from: A,
+        xid: u16,
+        packet: Packet<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        match packet {
+            Packet::Register {
+                name,
+                group,
+                node,
+                ttl,
+                addr,
+                multihomed,
+                broadcast: false,
+            } => {
+                let req = Reg {
+                    name,
+                    group,
+                    node,
+                    ttl: ttl.clamp(cfg.min_ttl, cfg.max_ttl),
+                    addr,
+                    multihomed,
+                    from,
+                    xid,
+                };
+                self.register(cfg, now, req, out)
+            }
+            Packet::Refresh {
+                name,
+                group,
+                node,
+                ttl,
+                addr,
+            } => {
+                let ttl = ttl.clamp(cfg.min_ttl, cfg.max_ttl);
+                self.refresh(cfg, now, from, xid, name, group, node, ttl, addr, out)
+            }
+            Packet::Release {
+                name,
+                addr,
+                broadcast: false,
+                ..
+            } => self.release(cfg, now, from, xid, name, addr, out),
+            Packet::Query {
+                name,
+                broadcast: false,
+            } => {
+                let packet = match self.active(&name) {
+                    Some(r) => Packet::Response {
+                        op: Opcode::Query,
+                        name,
+                        rcode: Rcode::Ok,
+                        ttl: r.expires.saturating_sub(now).min(u64::from(u32::MAX)) as u32,
+                        group: !r.kind.is_unique(),
+                        addrs: r.addrs.clone(),
+                    },
+                    None => negative(Opcode::Query, name, Rcode::NamErr),
+                };
+                out.push(Send {
+                    to: from,
+                    xid,
+                    packet,
+                });
+            }
+            Packet::Response {
+                op: Opcode::Query,
+                name,
+                rcode,
+                addrs,
+                ..
+            } => self.challenge_answer(cfg, now, from, name, rcode == Rcode::Ok, &addrs, out),
+            _ => {}
+        }
+    }
+
+    fn register(&mut self, cfg: &ServerConfig, now: Time, r: Reg<N, A>, out: &mut Vec<Send<N, A>>) {
+        let op = if r.multihomed {
+            Opcode::MultihomedRegistration
+        } else {
+            Opcode::Registration
+        };
+        let idx = self
+            .find(&r.name)
+            .ok()
+            .filter(|&i| self.records[i].state == RecState::Active);
+        let holder = idx.is_some_and(|i| self.records[i].addrs.contains(&r.addr));
+        if let Some(p) = self
+            .pending
+            .iter()
+            .find(|p| p.name == r.name)
+            .filter(|_| !holder)
+        {
+            // A challenge for this name is running: its requester waits again, anybody
+            // else is refused for now (the name's fate is being decided).
+            let packet = if p.requester == r.addr {
+                Packet::Wack {
+                    name: r.name,
+                    ttl: cfg.wack_ttl,
+                    op,
+                }
+            } else {
+                negative(op, r.name, Rcode::RfsErr)
+            };
+            out.push(Send {
+                to: r.from,
+                xid: r.xid,
+                packet,
+            });
+            return;
+        }
+        let Some(i) = idx else {
+            // A free name (none, released or tombstone): granted.
+            let (kind, addrs) = if r.group {
+                if r.name.is_special_group() {
+                    (Kind::SpecialGroup, vec![r.addr])
+                } else {
+                    (Kind::Group, Vec::new())
+                }
+            } else if r.multihomed {
+                (Kind::Multihomed, vec![r.addr])
+            } else {
+                (Kind::Unique, vec![r.addr])
+            };
+            let rec = self.new_record(r.name.clone(), kind, r.node, addrs, r.ttl, now);
+            self.put(rec);
+            out.push(positive(
+                op,
+                r.name,
+                r.ttl,
+                r.group,
+                vec![r.addr],
+                r.from,
+                r.xid,
+            ));
+            return;
+        };
+        let rec = &mut self.records[i];
+        if r.group {
+            match rec.kind {
+                Kind::Group => {
+                    rec.expires = rec.expires.max(now + Time::from(r.ttl));
+                    out.push(positive(
+                        op,
+                        r.name,
+                        r.ttl,
+                        true,
+                        vec![r.addr],
+                        r.from,
+                        r.xid,
+                    ));
+                }
+                Kind::SpecialGroup
+                    if rec.addrs.contains(&r.addr) || rec.addrs.len() < cfg.special_group_max =>
+                {
+                    rec.expires = rec.expires.max(now + Time::from(r.ttl));
+                    if set_insert(&mut rec.addrs, r.addr) || rec.owner != self.me {
+                        rec.owner = self.me;
+                        let v = self.bump();
+                        self.records[i].version = v;
+                    }
+                    out.push(positive(
+                        op,
+                        r.name,
+                        r.ttl,
+                        true,
+                        vec![r.addr],
+                        r.from,
+                        r.xid,
+                    ));
+                }
+                _ => out.push(neg_to(op, r.name, Rcode::ActErr, r.from, r.xid)),
+            }
+            return;
+        }
+        if !rec.kind.is_unique() {
+            // A unique registration over an active group is refused.
+            out.push(neg_to(op, r.name, Rcode::ActErr, r.from, r.xid));
+            return;
+        }
+        if rec.addrs.contains(&r.addr) {
+            // Same address: a re-registration, i.e. a refresh. Taking over a replica makes the
+            // record ours, with a new version.
+            if !rec.is_static {
+                rec.expires = now + Time::from(r.ttl);
+                if rec.owner != self.me {
+                    rec.owner = self.me;
+                    let v = self.bump();
+                    self.records[i].version = v;
+                }
+            }
+            out.push(positive(
+                op,
+                r.name,
+                r.ttl,
+                false,
+                vec![r.addr],
+                r.from,
+                r.xid,
+            ));
+            return;
+        }
+        if rec.is_static && (!cfg.migrate_on || (r.multihomed && cfg.bugs.has(Bug::Q164016))) {
+            // The static mapping wins (KB Q164016 when the registration is multihomed).
+            out.push(neg_to(op, r.name, cfg.static_conflict, r.from, r.xid));
+            return;
+        }
+        // Held by other addresses: WACK the requester, challenge every holder address.
+        let waiting = rec.addrs.clone();
+        let challenged = waiting.clone();
+        out.push(Send {
+            to: r.from,
+            xid: r.xid,
+            packet: Packet::Wack {
+                name: r.name.clone(),
+                ttl: cfg.wack_ttl,
+                op,
+            },
+        });
+        for a in &waiting {
+            out.push(Send {
+                to: *a,
+                xid: 0,
+                packet: Packet::Query {
+                    name: r.name.clone(),
+                    broadcast: false,
+                },
+            });
+        }
+        let p = Pending {
+            name: r.name,
+            requester: r.addr,
+            from: r.from,
+            xid: r.xid,
+            multihomed: r.multihomed,
+            node: r.node,
+            ttl: r.ttl,
+            waiting,
+            claims: Vec::new(),
+            same_host: true,
+            deadline: now + Time::from(cfg.challenge_wait),
+            challenged,
+        };
+        let at = self
+            .pending
+            .binary_search_by(|q| q.name.cmp(&p.name))
+            .unwrap_or_else(|e| e);
+        self.pending.insert(at, p);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn challenge_answer(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        from: A,
+        name: N,
+        claims: bool,
+        addrs: &[A],
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let Some(pi) = self.pending.iter().position(|p| p.name == name) else {
+            return;
+        };
+        let p = &mut self.pending[pi];
+        if !set_remove(&mut p.waiting, &from) {
+            return; // not a challenged address, or a duplicate answer
+        }
+        if claims {
+            set_insert(&mut p.claims, from);
+            p.same_host &= addrs.contains(&p.requester);
+        }
+        if p.waiting.is_empty() {
+            let p = self.pending.remove(pi);
+            self.decide(cfg, now, p, out);
+        }
+    }
+
+    /// Decides a challenge once every holder answered or the wait ran out.
+    fn decide(
+        &mut self,
+        _cfg: &ServerConfig,
+        now: Time,
+        p: Pending<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let op = if p.multihomed {
+            Opcode::MultihomedRegistration
+        } else {
+            Opcode::Registration
+        };
+        let mut p = p;
+        if let Some(rec) = self.active(&p.name) {
+            if rec.addrs.iter().any(|a| !p.challenged.contains(a)) {
+                // An address nobody challenged holds the name now (a replica replaced the
+                // record meanwhile): the answers are about another record. Refuse.
+                out.push(neg_to(op, p.name, Rcode::ActErr, p.from, p.xid));
+                return;
+            }
+            // Holders that released after answering no longer count.
+            p.claims.retain(|a| rec.addrs.contains(a));
+        }
+        let still_active = self.active(&p.name).is_some();
+        if !still_active || p.claims.is_empty() || p.same_host {
+            // Nobody claims the name any more (or the claimant is the requester's own
+            // multihomed host): the requester gets it, merged with the claimant's addresses.
+            let mut addrs = if still_active {
+                p.claims.clone()
+            } else {
+                Vec::new()
+            };
+            set_insert(&mut addrs, p.requester);
+            let kind = if addrs.len() > 1 || p.multihomed {
+                Kind::Multihomed
+            } else {
+                Kind::Unique
+            };
+            let rec = self.new_record(p.name.clone(), kind, p.node, addrs, p.ttl, now);
+            self.put(rec);
+            out.push(positive(
+                op,
+                p.name,
+                p.ttl,
+                false,
+                vec![p.requester],
+                p.from,
+                p.xid,
+            ));
+        } else {
+            // The old holder still claims it: keep only the addresses still held.
+            let i = self.find(&p.name).expect("active record");
+            if self.records[i].addrs != p.claims {
+                let v = self.bump();
+                let me = self.me;
+                let rec = &mut self.records[i];
+                rec.addrs = p.claims.clone();
+                rec.owner = me;
+                rec.version = v;
+                rec.is_static = false;
+            }
+            out.push(neg_to(op, p.name, Rcode::ActErr, p.from, p.xid));
+        }
+    }
+
+    /// The challenge for `name` ran out of time: the holders that did not answer count as no
+    /// longer claiming the name. Returns false when no challenge was pending.
+    pub fn challenge_timeout(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        name: &N,
+        out: &mut Vec<Send<N, A>>,
+    ) -> bool {
+        let Some(pi) = self.pending.iter().position(|p| &p.name == name) else {
+            return false;
+        };
+        let p = self.pending.remove(pi);
+        self.decide(cfg, now, p, out);
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn refresh(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        from: A,
+        xid: u16,
+        name: N,
+        group: bool,
+        node: NodeType,
+        ttl: u32,
+        addr: A,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        match self
+            .find(&name)
+            .ok()
+            .filter(|&i| self.records[i].state == RecState::Active)
+        {
+            Some(i) => {
+                let rec = &mut self.records[i];
+                let ok = if group {
+                    !rec.kind.is_unique()
+                } else {
+                    rec.kind.is_unique() && rec.addrs.contains(&addr)
+                };
+                if ok {
+                    if !rec.is_static {
+                        rec.expires = rec.expires.max(now + Time::from(ttl));
+                    }
+                    out.push(positive(
+                        Opcode::Refresh,
+                        name,
+                        ttl,
+                        group,
+                        vec![addr],
+                        from,
+                        xid,
+                    ));
+                } else {
+                    out.push(neg_to(Opcode::Refresh, name, Rcode::ActErr, from, xid));
+                }
+            }
+            None => {
+                // Refreshing a name the server lost: treat as a registration (nmbd does).
+                let reg = Reg {
+                    name,
+                    group,
+                    node,
+                    ttl,
+                    addr,
+                    multihomed: false,
+                    from,
+                    xid,
+                };
+                self.register(cfg, now, reg, out)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn release(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        from: A,
+        xid: u16,
+        name: N,
+        addr: A,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let unknown = if cfg.unknown_release_ok {
+            Rcode::Ok
+        } else {
+            Rcode::NamErr
+        };
+        let Some(i) = self
+            .find(&name)
+            .ok()
+            .filter(|&i| self.records[i].state == RecState::Active)
+        else {
+            out.push(neg_to(Opcode::Release, name, unknown, from, xid));
+            return;
+        };
+        let me = self.me;
+        let rec = &mut self.records[i];
+        if rec.is_static {
+            out.push(neg_to(Opcode::Release, name, Rcode::RfsErr, from, xid));
+            return;
+        }
+        let released = match rec.kind {
+            Kind::Group => false,
+            Kind::Unique if rec.addrs.contains(&addr) => true,
+            Kind::Multihomed | Kind::SpecialGroup if rec.addrs.contains(&addr) => {
+                set_remove(&mut rec.addrs, &addr);
+                if !rec.addrs.is_empty() {
+                    rec.owner = me;
+                    let v = self.bump();
+                    self.records[i].version = v;
+                }
+                self.records[i].addrs.is_empty()
+            }
+            _ => {
+                // Honoured only from a registered address.
+                out.push(neg_to(Opcode::Release, name, Rcode::NamErr, from, xid));
+                return;
+            }
+        };
+        let group = !self.records[i].kind.is_unique();
+        if released {
+            let rec = &mut self.records[i];
+            rec.state = RecState::Released;
+            rec.expires = now + Time::from(cfg.tombstone_interval);
+        }
+        out.push(positive(
+            Opcode::Release,
+            name,
+            0,
+            group,
+            vec![addr],
+            from,
+            xid,
+        ));
+    }
+
+    /// Advances the record of `name` one scavenging step, whatever the clock says: an owned
+    /// active record is released (its TTL ran out), a released one becomes a tombstone (with a
+    /// new version so partners learn of it), a tombstone is deleted. Static records never
+    /// expire; replicas only leave as tombstones. Returns false when there was nothing to do.
+    pub fn scavenge(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
+        let Ok(i) = self.find(name) else {
+            return false;
+        };
+        let me = self.me;
+        let rec = &self.records[i];
+        if rec.is_static {
+            return false;
+        }
+        match rec.state {
+            RecState::Active if rec.owner == me => {
+                let rec = &mut self.records[i];
+                rec.state = RecState::Released;
+                rec.expires = now + Time::from(cfg.tombstone_interval);
+            }
+            RecState::Released => {
+                let v = if rec.owner == me {
+                    self.bump()
+                } else {
+                    rec.version
+                };
+                let rec = &mut self.records[i];
+                rec.state = RecState::Tombstone;
+                rec.version = v;
+                rec.expires = now + Time::from(cfg.tombstone_timeout);
+            }
+            RecState::Tombstone => {
+                self.records.remove(i);
+            }
+            RecState::Active => return false,
+        }
+        true
+    }
+
+    /// Whether a record moves along by scavenging: not static, and not an active replica
+    /// (replicas change only through replication).
+    fn ages(&self, r: &Record<N, A>) -> bool {
+        !(r.is_static || (r.state == RecState::Active && r.owner != self.me))
+    }
+
+    /// Names [`Server::scavenge`] would change.
+    pub fn scavengeable(&self) -> impl Iterator<Item = &N> + '_ {
+        self.records
+            .iter()
+            .filter(move |r| self.ages(r))
+            .map(|r| &r.name)
+    }
+
+    /// Everything that is due at `now`: undecided challenges, expiries.
+    pub fn on_timer(&mut self, cfg: &ServerConfig, now: Time, out: &mut Vec<Send<N, A>>) {
+        while let Some(p) = self.pending.iter().find(|p| p.deadline <= now) {
+            let name = p.name.clone();
+            self.challenge_timeout(cfg, now, &name, out);
+        }
+        let due: Vec<N> = self
+            .records
+            .iter()
+            .filter(|r| r.expires <= now && self.ages(r))
+            .map(|r| r.name.clone())
+            .collect();
+        for name in due {
+            self.scavenge(cfg, now, &name);
+        }
+    }
+
+    /// When [`Server::on_timer`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Time> {
+        let p = self.pending.iter().map(|p| p.deadline);
+        let r = self
+            .records
+            .iter()
+            .filter(|r| self.ages(r))
+            .map(|r| r.expires);
+        p.chain(r).min()
+    }
+
+    /// Enters a static mapping (replacing whatever record the name had).
+    pub fn add_static(&mut self, now: Time, name: N, kind: Kind, addrs: Vec<A>) {
+        let mut addrs = addrs;
+        addrs.sort();
+        addrs.dedup();
+        let mut rec = self.new_record(name, kind, NodeType::P, addrs, 0, now);
+        rec.is_static = true;
+        rec.expires = Time::MAX;
+        self.put(rec);
+    }
+
+    /// Deletes a static mapping: it becomes a tombstone (so partners delete it too).
+    pub fn delete_static(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
+        let Ok(i) = self.find(name) else {
+            return false;
+        };
+        if !self.records[i].is_static {
+            return false;
+        }
+        let v = self.bump();
+        let me = self.me;
+        let rec = &mut self.records[i];
+        rec.is_static = false;
+        rec.state = RecState::Tombstone;
+        rec.owner = me;
+        rec.version = v;
+        rec.expires = now + Time::from(cfg.tombstone_timeout);
+        true
+    }
+}
+
+struct Reg<N, A> {
+    name: N,
+    group: bool,
+    node: NodeType,
+    ttl: u32,
+    addr: A,
+    multihomed: bool,
+    from: A,
+    xid: u16,
+}
+
+fn negative<N, A>(op: Opcode, name: N, rcode: Rcode) -> Packet<N, A> {
+    Packet::Response {
+        op,
+        name,
+        rcode,
+        ttl: 0,
+        group: false,
+        addrs: Vec::new(),
+    }
+}
+
+fn neg_to<N, A>(op: Opcode, name: N, rcode: Rcode, to: A, xid: u16) -> Send<N, A> {
+    Send {
+        to,
+        xid,
+        packet: negative(op, name, rcode),
+    }
+}
+
+fn positive<N, A>(
+    op: Opcode,
+    name: N,
+    ttl: u32,
+    group: bool,
+    addrs: Vec<A>,
+    to: A,
+    xid: u16,
+) -> Send<N, A> {
+    Send {
+        to,
+        xid,
+        packet: Packet::Response {
+            op,
+            name,
+            rcode: Rcode::Ok,
+            ttl,
+            group,
+            addrs,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type S = Server<u8, u8>;
+    const ME: u8 = 100;
+
+    fn reg(name: u8, addr: u8, multihomed: bool) -> Packet<u8, u8> {
+        Packet::Register {
+            name,
+            group: false,
+            node: NodeType::P,
+            ttl: 300,
+            addr,
+            multihomed,
+            broadcast: false,
+        }
+    }
+
+    fn rcode_of(o: &Send<u8, u8>) -> Option<Rcode> {
+        match &o.packet {
+            Packet::Response { rcode, .. } => Some(*rcode),
+            _ => None,
+        }
+    }
+
+    fn step(s: &mut S, cfg: &ServerConfig, from: u8, p: Packet<u8, u8>) -> Vec<Send<u8, u8>> {
+        let mut out = Vec::new();
+        s.handle(cfg, 0, from, 7, p, &mut out);
+        out
+    }
+
+    #[test]
+    fn free_name_is_granted_with_a_new_version() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        let out = step(&mut s, &cfg, 1, reg(5, 1, false));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].to, 1);
+        assert_eq!(out[0].xid, 7);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        let r = s.active(&5).unwrap();
+        assert_eq!(
+            (r.kind, r.addrs.clone(), r.owner, r.version),
+            (Kind::Unique, vec![1], ME, 1)
+        );
+        // Same address again: a refresh, no new version.
+        let out = step(&mut s, &cfg, 1, reg(5, 1, false));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        assert_eq!(s.active(&5).unwrap().version, 1);
+    }
+
+    #[test]
+    fn conflict_sends_wack_and_challenge_then_act_err_if_holder_claims() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        let out = step(&mut s, &cfg, 2, reg(5, 2, false));
+        assert!(matches!(out[0].packet, Packet::Wack { ttl: 60, .. }) && out[0].to == 2);
+        assert!(
+            matches!(
+                out[1].packet,
+                Packet::Query {
+                    name: 5,
+                    broadcast: false
+                }
+            ) && out[1].to == 1
+        );
+        // A third host is refused while the challenge runs.
+        let out3 = step(&mut s, &cfg, 3, reg(5, 3, false));
+        assert_eq!(rcode_of(&out3[0]), Some(Rcode::RfsErr));
+        let answer = Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode: Rcode::Ok,
+            ttl: 300,
+            group: false,
+            addrs: vec![1],
+        };
+        let out = step(&mut s, &cfg, 1, answer);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].to, 2);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
+        assert_eq!(s.active(&5).unwrap().addrs, vec![1]);
+        assert!(s.pending.is_empty());
+    }
+
+    #[test]
+    fn challenge_without_answer_grants_the_newcomer() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        step(&mut s, &cfg, 2, reg(5, 2, false));
+        assert_eq!(s.next_deadline(), Some(3));
+        let mut out = Vec::new();
+        s.on_timer(&cfg, 3, &mut out);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        let r = s.active(&5).unwrap();
+        assert_eq!((r.addrs.clone(), r.version), (vec![2], 2));
+    }
+
+    #[test]
+    fn multihomed_registration_merges_when_the_holder_lists_the_new_address() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, true));
+        step(&mut s, &cfg, 2, reg(5, 2, true));
+        let answer = Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode: Rcode::Ok,
+            ttl: 300,
+            group: false,
+            addrs: vec![1, 2],
+        };
+        let out = step(&mut s, &cfg, 1, answer);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        let r = s.active(&5).unwrap();
+        assert_eq!((r.kind, r.addrs.clone()), (Kind::Multihomed, vec![1, 2]));
+    }
+
+    #[test]
+    fn release_only_from_a_registered_address_and_multihomed_drops_one() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, true));
+        s.records[0].addrs = vec![1, 2];
+        let rel = |addr| Packet::Release {
+            name: 5,
+            group: false,
+            node: NodeType::P,
+            addr,
+            broadcast: false,
+        };
+        let out = step(&mut s, &cfg, 3, rel(3));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::NamErr));
+        let out = step(&mut s, &cfg, 1, rel(1));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        assert_eq!(s.active(&5).unwrap().addrs, vec![2]);
+        step(&mut s, &cfg, 2, rel(2));
+        assert_eq!(s.record(&5).unwrap().state, RecState::Released);
+        // Unknown name: nmbd says NAM_ERR, the AD DC says OK.
+        let out = step(&mut s, &cfg, 1, rel(1));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::NamErr));
+        let ad = ServerConfig {
+            unknown_release_ok: true,
+            ..ServerConfig::default()
+        };
+        let out = step(&mut s, &ad, 1, rel(1));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+    }
+
+    #[test]
+    fn group_rules() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        let greg = |name, addr| Packet::Register {
+            name,
+            group: true,
+            node: NodeType::B,
+            ttl: 300,
+            addr,
+            multihomed: false,
+            broadcast: false,
+        };
+        step(&mut s, &cfg, 1, greg(9, 1));
+        let out = step(&mut s, &cfg, 2, greg(9, 2));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        assert_eq!(s.active(&9).unwrap().kind, Kind::Group);
+        let out = step(&mut s, &cfg, 3, reg(9, 3, false));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
+        // <1C> keeps its members.
+        step(&mut s, &cfg, 1, greg(0x1C, 1));
+        step(&mut s, &cfg, 2, greg(0x1C, 2));
+        let r = s.active(&0x1C).unwrap();
+        assert_eq!((r.kind, r.addrs.clone()), (Kind::SpecialGroup, vec![1, 2]));
+    }
+
+    #[test]
+    fn static_mapping_rules_and_q164016() {
+        let mut s = S::new(ME);
+        s.add_static(0, 5, Kind::Unique, vec![1]);
+        let no_migrate = ServerConfig {
+            migrate_on: false,
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            rcode_of(&step(&mut s.clone(), &no_migrate, 2, reg(5, 2, false))[0]),
+            Some(Rcode::RfsErr)
+        );
+        let buggy = ServerConfig {
+            bugs: Bug::Q164016.into(),
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            rcode_of(&step(&mut s.clone(), &buggy, 2, reg(5, 2, true))[0]),
+            Some(Rcode::RfsErr)
+        );
+        // MigrateOn (the fix): the static record is challenged like a dynamic one.
+        let fixed = ServerConfig::default();
+        let out = step(&mut s, &fixed, 2, reg(5, 2, true));
+        assert!(matches!(out[0].packet, Packet::Wack { .. }));
+        let answer = Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode: Rcode::Ok,
+            ttl: 300,
+            group: false,
+            addrs: vec![1, 2],
+        };
+        step(&mut s, &fixed, 1, answer);
+        let r = s.active(&5).unwrap();
+        assert!(!r.is_static);
+        assert_eq!(r.addrs, vec![1, 2]);
+    }
+
+    #[test]
+    fn scavenging_walks_active_released_tombstone_deleted() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        assert_eq!(s.next_deadline(), Some(300));
+        let mut out = Vec::new();
+        s.on_timer(&cfg, 300, &mut out);
+        assert_eq!(s.record(&5).unwrap().state, RecState::Released);
+        let t = s.next_deadline().unwrap();
+        s.on_timer(&cfg, t, &mut out);
+        let r = s.record(&5).unwrap();
+        assert_eq!((r.state, r.version), (RecState::Tombstone, 2));
+        let t = s.next_deadline().unwrap();
+        s.on_timer(&cfg, t, &mut out);
+        assert!(s.record(&5).is_none());
+        assert!(out.is_empty());
+        assert_eq!(s.next_version, 3, "versions survive deletion");
+    }
+}

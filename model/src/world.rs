@@ -1,0 +1,952 @@
+//! The stateright model: WINS servers ([`crate::server`]), NBT clients ([`crate::client`]) and
+//! replication ([`crate::replication`]) on an unordered network, plus the environment (apps
+//! starting and exiting, peers sending datagrams and opening sessions, servers crashing, hosts
+//! changing addresses, timers firing).
+//!
+//! The state machines run unchanged; this module only routes their packets and fires their
+//! timers nondeterministically (time itself stays at 0: every deadline may pass at any moment).
+//! A dedicated `Model` rather than stateright's `ActorModel` keeps the state small (no timers,
+//! random choices or `Arc`s per actor) for speed; the network is a sorted multiset of messages,
+//! unordered and (where a scenario says so) lossy.
+
+use crate::client::{Client, ClientConfig, ClientOut, Dest, EntryState, Event};
+use crate::proto::{Packet, Time};
+use crate::replication;
+use crate::server::{Kind, RecState, Send, Server, ServerConfig, Version};
+use crate::Bugs;
+use stateright::{Model, Property};
+use std::sync::Arc;
+
+/// A name in the model (a small integer; see [`World::name_label`]).
+pub type Name = u8;
+/// An address in the model (clients 1.., servers 100..).
+pub type Ip = u8;
+
+/// The time the model runs at. Deadlines are fired nondeterministically instead.
+pub const NOW: Time = 0;
+
+/// A message in flight.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Msg {
+    /// Sender address.
+    pub src: Ip,
+    /// Destination address.
+    pub dst: Ip,
+    /// The packet.
+    pub packet: Packet<Name, Ip>,
+}
+
+/// The scenario family a [`World`] belongs to; it decides the environment's moves and the
+/// properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScenarioKind {
+    /// Q153073: an M-node registers its names while the primary WINS may be down or crash.
+    Failover,
+    /// Two hosts compete for one unique name; apps start and exit; records are scavenged.
+    Challenge,
+    /// Q124565: an app exits and starts again while a peer sends datagrams and opens sessions.
+    AppRestart,
+    /// Q184832: a multihomed host registers from two NICs, releases, another host takes over.
+    MhomedRelease,
+    /// Q164016: a multihomed host registers a name that has a static mapping.
+    StaticMhomed,
+    /// Q135277: three replicating servers; a multihomed host moves to new addresses.
+    Replication,
+}
+
+/// What the environment knows beyond the state machines (bounded counters and ghost facts).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Env {
+    /// Bitmask of live servers.
+    pub up: u8,
+    /// Bitmask of powered-on clients.
+    pub alive: u8,
+    /// Bitmask of clients whose application is running.
+    pub running: u8,
+    /// App starts per client.
+    pub starts: [u8; 4],
+    /// An application start failed because its name was still in the local table.
+    pub start_failed: bool,
+    /// Server crashes so far.
+    pub crashes: u8,
+    /// Messages lost so far.
+    pub drops: u8,
+    /// Replication scenario: the host has moved to its new addresses.
+    pub moved: bool,
+    /// The peer's resolved address for the app's name.
+    pub resolved: Option<Ip>,
+    /// The peer sent its datagram.
+    pub dgram_sent: bool,
+    /// Peer session: 0 none yet, 1 open, 2 closed.
+    pub session: u8,
+    /// The newest grant of a name by any server: (name, owner, version).
+    pub latest: Option<(Name, Ip, Version)>,
+}
+
+/// The whole system's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State {
+    /// One per server of the scenario (shared between states until changed).
+    pub servers: Vec<Arc<Server<Name, Ip>>>,
+    /// One per client of the scenario (shared between states until changed).
+    pub clients: Vec<Arc<Client<Name, Ip>>>,
+    /// Messages in flight (a sorted multiset).
+    pub net: Vec<Msg>,
+    /// Environment.
+    pub env: Env,
+}
+
+/// A step of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A message arrives.
+    Deliver(Msg),
+    /// A message is lost.
+    Drop(Msg),
+    /// A client's retransmission timer fires.
+    ClientTimeout(u8),
+    /// A server gives up waiting for challenge answers for a name.
+    ChallengeTimeout(u8, Name),
+    /// A server's record for a name reaches its next scavenging step.
+    Scavenge(u8, Name),
+    /// A server crashes (and stays down).
+    Crash(u8),
+    /// Server `dst` pulls from its partner `src`.
+    Pull { dst: u8, src: u8 },
+    /// A client's application starts and adds its name.
+    AppStart(u8, Name),
+    /// A client's application exits and deletes its name.
+    AppExit(u8, Name),
+    /// A client refreshes a name (its refresh timer; fired when the server holding it died).
+    Refresh(u8, Name),
+    /// The peer looks the name up with WINS.
+    Resolve(u8, Name),
+    /// The peer sends a datagram to the name.
+    Datagram(u8, Name),
+    /// The peer opens a session to the name.
+    SessionOpen(u8, Name),
+    /// The peer closes its session.
+    SessionClose(u8, Name),
+    /// The multihomed host is switched off and comes back with new addresses.
+    Move,
+}
+
+/// A configured scenario: the stateright model.
+#[derive(Clone, Debug)]
+pub struct World {
+    /// Scenario name (for the CLI and reports).
+    pub name: &'static str,
+    /// Family.
+    pub kind: ScenarioKind,
+    /// Switched-on bugs.
+    pub bugs: Bugs,
+    /// Server addresses (index = server number).
+    pub server_ips: Vec<Ip>,
+    /// Server settings (shared).
+    pub scfg: ServerConfig,
+    /// Client settings (index = client number).
+    pub ccfg: Vec<ClientConfig<Ip>>,
+    /// Client labels for traces.
+    pub client_labels: Vec<&'static str>,
+    /// The names each client's application registers.
+    pub wants: Vec<Vec<Name>>,
+    /// Which client indexes start powered on.
+    pub initially_alive: u8,
+    /// Replication pull edges (dst, src).
+    pub pulls: Vec<(u8, u8)>,
+    /// Initial bitmasks of live servers (one initial state each).
+    pub init_up: Vec<u8>,
+    /// Most messages the network may lose.
+    pub max_drops: u8,
+    /// Most server crashes.
+    pub max_crashes: u8,
+    /// Most app starts per client.
+    pub max_starts: u8,
+    /// Static mappings entered at the start: (server, name, addresses).
+    pub statics: Vec<(u8, Name, Vec<Ip>)>,
+    /// Names and their labels.
+    pub name_labels: Vec<(Name, &'static str)>,
+}
+
+impl World {
+    /// A readable name, e.g. `FOO<00>`.
+    pub fn name_label(&self, n: Name) -> String {
+        self.name_labels
+            .iter()
+            .find(|(x, _)| *x == n)
+            .map_or_else(|| format!("NAME{n}"), |(_, l)| l.to_string())
+    }
+
+    /// A readable node for an address: `client A (10.0.0.1)` or `WINS-1 (10.0.1.1)`.
+    pub fn node_label(&self, ip: Ip) -> String {
+        if let Some(s) = self.server_index(ip) {
+            return format!("WINS-{}", s + 1);
+        }
+        if let Some(c) = self.client_of(ip) {
+            return format!("{} (10.0.0.{ip})", self.client_labels[c]);
+        }
+        format!("10.0.0.{ip}")
+    }
+
+    /// The server number with address `ip`.
+    pub fn server_index(&self, ip: Ip) -> Option<usize> {
+        self.server_ips.iter().position(|s| *s == ip)
+    }
+
+    /// The client owning NIC address `ip`.
+    pub fn client_of(&self, ip: Ip) -> Option<usize> {
+        self.ccfg.iter().position(|c| c.nics.contains(&ip))
+    }
+
+    fn server_up(&self, s: &State, i: usize) -> bool {
+        s.env.up & (1 << i) != 0
+    }
+
+    fn client_alive(&self, s: &State, c: usize) -> bool {
+        s.env.alive & (1 << c) != 0
+    }
+
+    /// Is the node at `ip` able to receive (a live server or a powered-on client)?
+    fn reachable(&self, s: &State, ip: Ip) -> bool {
+        if let Some(i) = self.server_index(ip) {
+            return self.server_up(s, i);
+        }
+        if let Some(c) = self.client_of(ip) {
+            return self.client_alive(s, c);
+        }
+        false
+    }
+
+    fn push_msg(&self, s: &mut State, m: Msg) {
+        if !self.reachable(s, m.dst) {
+            return; // sent to a dead node: gone
+        }
+        let at = s.net.binary_search(&m).unwrap_or_else(|e| e);
+        s.net.insert(at, m);
+    }
+
+    fn server_outputs(&self, s: &mut State, i: usize, since: Version, out: Vec<Send<Name, Ip>>) {
+        let src = self.server_ips[i];
+        for o in out {
+            self.push_msg(
+                s,
+                Msg {
+                    src,
+                    dst: o.to,
+                    packet: o.packet,
+                },
+            );
+        }
+        self.note_grants(s, i, since);
+    }
+
+    /// Records the newest grant (for the replication convergence property): a record of its own
+    /// the server wrote in this step (version at or above `since`).
+    fn note_grants(&self, s: &mut State, i: usize, since: Version) {
+        if self.kind != ScenarioKind::Replication {
+            return;
+        }
+        let srv = &s.servers[i];
+        if let Some(r) = srv
+            .records
+            .iter()
+            .filter(|r| {
+                r.owner == srv.me
+                    && r.version >= since
+                    && r.state == RecState::Active
+                    && !r.is_static
+            })
+            .max_by_key(|r| r.version)
+        {
+            s.env.latest = Some((r.name, r.owner, r.version));
+        }
+    }
+
+    fn client_outputs(&self, s: &mut State, c: usize, out: Vec<ClientOut<Name, Ip>>) {
+        for o in out {
+            match o {
+                ClientOut::Send {
+                    from,
+                    to: Dest::Unicast(to),
+                    packet,
+                } => self.push_msg(
+                    s,
+                    Msg {
+                        src: from,
+                        dst: to,
+                        packet,
+                    },
+                ),
+                // No other node on the segment answers broadcasts in these scenarios.
+                ClientOut::Send {
+                    to: Dest::Broadcast,
+                    ..
+                } => {}
+                ClientOut::Event(Event::Resolved { addrs, .. }) => {
+                    if self.kind == ScenarioKind::AppRestart && c == 1 {
+                        s.env.resolved = addrs.first().copied();
+                    }
+                }
+                ClientOut::Event(_) => {}
+            }
+        }
+    }
+
+    /// No message in flight, every live client idle, no challenge pending on a live server.
+    pub fn quiet(&self, s: &State) -> bool {
+        s.net.is_empty()
+            && s.clients
+                .iter()
+                .enumerate()
+                .all(|(c, cl)| !self.client_alive(s, c) || cl.idle())
+            && s.servers
+                .iter()
+                .enumerate()
+                .all(|(i, sv)| !self.server_up(s, i) || sv.pending.is_empty())
+    }
+
+    fn pull_pending(&self, s: &State) -> bool {
+        self.pulls.iter().any(|&(d, r)| {
+            self.server_up(s, d as usize)
+                && self.server_up(s, r as usize)
+                && replication::pull_pending(&s.servers[d as usize], &s.servers[r as usize])
+        })
+    }
+
+    fn start_app(&self, s: &mut State, c: usize, n: Name) {
+        let mut out = Vec::new();
+        s.env.starts[c] += 1;
+        s.env.running |= 1 << c;
+        let cl = Arc::make_mut(&mut s.clients[c]);
+        if cl.add_name(&self.ccfg[c], NOW, n, false, &mut out).is_err() {
+            s.env.start_failed = true;
+        }
+        self.client_outputs(s, c, out);
+    }
+
+    /// A client's timer fires only once nothing it waits for can still arrive: no packet from
+    /// or to its NICs is in flight and no live server is still challenging on its behalf. A
+    /// timeout thus means loss or a dead server, not an arbitrarily slow network.
+    fn awaiting_answer(&self, s: &State, c: usize) -> bool {
+        let nics = &self.ccfg[c].nics;
+        s.net
+            .iter()
+            .any(|m| nics.contains(&m.src) || nics.contains(&m.dst))
+            || s.servers.iter().enumerate().any(|(i, sv)| {
+                self.server_up(s, i) && sv.pending.iter().any(|p| nics.contains(&p.requester))
+            })
+    }
+
+    fn answers_pending(&self, s: &State, i: usize, n: Name) -> bool {
+        let me = self.server_ips[i];
+        s.net.iter().any(|m| {
+            (m.src == me && matches!(&m.packet, Packet::Query { name, .. } if *name == n))
+                || (m.dst == me && matches!(&m.packet, Packet::Response { name, .. } if *name == n))
+        })
+    }
+}
+
+impl Model for World {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        self.init_up
+            .iter()
+            .map(|&up| {
+                let mut servers: Vec<Server<Name, Ip>> =
+                    self.server_ips.iter().map(|&ip| Server::new(ip)).collect();
+                for (i, n, addrs) in &self.statics {
+                    servers[*i as usize].add_static(NOW, *n, Kind::Unique, addrs.clone());
+                }
+                let mut s = State {
+                    servers: servers.into_iter().map(Arc::new).collect(),
+                    clients: self.ccfg.iter().map(|c| Arc::new(Client::new(c))).collect(),
+                    net: Vec::new(),
+                    env: Env {
+                        up,
+                        alive: self.initially_alive,
+                        ..Env::default()
+                    },
+                };
+                // Applications that start with the host.
+                if matches!(
+                    self.kind,
+                    ScenarioKind::Failover | ScenarioKind::StaticMhomed | ScenarioKind::Replication
+                ) {
+                    for c in 0..self.ccfg.len() {
+                        if self.client_alive(&s, c) {
+                            for &n in &self.wants[c] {
+                                self.start_app(&mut s, c, n);
+                            }
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+
+    fn actions(&self, s: &State, acts: &mut Vec<Action>) {
+        // The network.
+        for (k, m) in s.net.iter().enumerate() {
+            if k > 0 && s.net[k - 1] == *m {
+                continue; // identical copies give identical successors
+            }
+            acts.push(Action::Deliver(m.clone()));
+            if s.env.drops < self.max_drops {
+                acts.push(Action::Drop(m.clone()));
+            }
+        }
+        // Timers.
+        for (c, cl) in s.clients.iter().enumerate() {
+            if self.client_alive(s, c) && cl.op.is_some() && !self.awaiting_answer(s, c) {
+                acts.push(Action::ClientTimeout(c as u8));
+            }
+        }
+        for (i, sv) in s.servers.iter().enumerate() {
+            if !self.server_up(s, i) {
+                continue;
+            }
+            for p in &sv.pending {
+                if !self.answers_pending(s, i, p.name) {
+                    acts.push(Action::ChallengeTimeout(i as u8, p.name));
+                }
+            }
+            if self.kind == ScenarioKind::Challenge {
+                for r in &sv.records {
+                    // Active records expire only when no host refreshes them any more.
+                    let held = s.clients.iter().any(|cl| {
+                        cl.entry(&r.name).is_some_and(|e| {
+                            e.state == EntryState::Registered && e.server == Some(sv.me)
+                        })
+                    });
+                    let busy = s.clients.iter().any(|cl| cl.busy_with(&r.name));
+                    if sv.scavengeable().any(|n| *n == r.name)
+                        && !(r.state == RecState::Active && (held || busy))
+                    {
+                        acts.push(Action::Scavenge(i as u8, r.name));
+                    }
+                }
+            }
+            if s.env.crashes < self.max_crashes {
+                acts.push(Action::Crash(i as u8));
+            }
+        }
+        for &(d, r) in &self.pulls {
+            if self.server_up(s, d as usize)
+                && self.server_up(s, r as usize)
+                && replication::pull_pending(&s.servers[d as usize], &s.servers[r as usize])
+            {
+                acts.push(Action::Pull { dst: d, src: r });
+            }
+        }
+        // The environment.
+        match self.kind {
+            ScenarioKind::Failover => {
+                for (c, cl) in s.clients.iter().enumerate() {
+                    if !cl.idle() {
+                        continue;
+                    }
+                    for e in &cl.names {
+                        if e.state == EntryState::Registered
+                            && e.server.is_some_and(|ip| {
+                                self.server_index(ip).is_some_and(|i| !self.server_up(s, i))
+                            })
+                        {
+                            acts.push(Action::Refresh(c as u8, e.name));
+                        }
+                    }
+                }
+            }
+            ScenarioKind::Challenge => {
+                for c in 0..s.clients.len() {
+                    let n = self.wants[c][0];
+                    if s.env.running & (1 << c) != 0 {
+                        acts.push(Action::AppExit(c as u8, n));
+                    } else if s.env.starts[c] < self.max_starts {
+                        acts.push(Action::AppStart(c as u8, n));
+                    }
+                }
+            }
+            ScenarioKind::AppRestart => {
+                let n = self.wants[0][0];
+                if s.env.running & 1 != 0 {
+                    acts.push(Action::AppExit(0, n));
+                } else if s.env.starts[0] < self.max_starts
+                    && s.env.session != 1
+                    && !s.net.iter().any(|m| {
+                        matches!(
+                            m.packet,
+                            Packet::SessionOpen { .. } | Packet::SessionClose { .. }
+                        )
+                    })
+                {
+                    // The app starts again once its sessions are closed.
+                    acts.push(Action::AppStart(0, n));
+                }
+                // The peer (client 1).
+                if s.env.starts[0] > 0 {
+                    match s.env.resolved {
+                        None if s.clients[1].idle() && s.env.session == 0 => {
+                            acts.push(Action::Resolve(1, n))
+                        }
+                        None => {}
+                        Some(_) => {
+                            if !s.env.dgram_sent {
+                                acts.push(Action::Datagram(1, n));
+                            }
+                            match s.env.session {
+                                0 => acts.push(Action::SessionOpen(1, n)),
+                                // A session is TCP: its close cannot overtake its open.
+                                1 if !s
+                                    .net
+                                    .iter()
+                                    .any(|m| matches!(m.packet, Packet::SessionOpen { .. })) =>
+                                {
+                                    acts.push(Action::SessionClose(1, n))
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            ScenarioKind::MhomedRelease => {
+                let n = self.wants[0][0];
+                if s.env.starts[0] == 0 {
+                    acts.push(Action::AppStart(0, n));
+                } else if s.env.running & 1 != 0 && s.clients[0].idle() {
+                    acts.push(Action::AppExit(0, n));
+                } else if s.env.running & 1 == 0 && s.env.starts[1] == 0 {
+                    acts.push(Action::AppStart(1, n));
+                }
+            }
+            ScenarioKind::StaticMhomed => {}
+            ScenarioKind::Replication => {
+                if !s.env.moved
+                    && s.clients[0].idle()
+                    && s.net.is_empty()
+                    && s.clients[0]
+                        .names
+                        .iter()
+                        .all(|e| e.state == EntryState::Registered)
+                    && !self.pull_pending(s)
+                {
+                    acts.push(Action::Move);
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        match action {
+            Action::Deliver(m) => {
+                let k = s.net.binary_search(&m).ok()?;
+                s.net.remove(k);
+                if let Some(i) = self.server_index(m.dst) {
+                    let mut out = Vec::new();
+                    let since = s.servers[i].next_version;
+                    Arc::make_mut(&mut s.servers[i])
+                        .handle(&self.scfg, NOW, m.src, 0, m.packet, &mut out);
+                    self.server_outputs(&mut s, i, since, out);
+                } else if let Some(c) = self.client_of(m.dst) {
+                    let mut out = Vec::new();
+                    Arc::make_mut(&mut s.clients[c]).on_packet(
+                        &self.ccfg[c],
+                        NOW,
+                        m.src,
+                        m.dst,
+                        m.packet,
+                        &mut out,
+                    );
+                    self.client_outputs(&mut s, c, out);
+                }
+            }
+            Action::Drop(m) => {
+                let k = s.net.binary_search(&m).ok()?;
+                s.net.remove(k);
+                s.env.drops += 1;
+            }
+            Action::ClientTimeout(c) => {
+                let c = c as usize;
+                let mut out = Vec::new();
+                Arc::make_mut(&mut s.clients[c]).timeout(&self.ccfg[c], NOW, &mut out);
+                self.client_outputs(&mut s, c, out);
+            }
+            Action::ChallengeTimeout(i, n) => {
+                let i = i as usize;
+                let mut out = Vec::new();
+                let since = s.servers[i].next_version;
+                Arc::make_mut(&mut s.servers[i]).challenge_timeout(&self.scfg, NOW, &n, &mut out);
+                self.server_outputs(&mut s, i, since, out);
+            }
+            Action::Scavenge(i, n) => {
+                Arc::make_mut(&mut s.servers[i as usize]).scavenge(&self.scfg, NOW, &n);
+            }
+            Action::Crash(i) => {
+                s.env.up &= !(1 << i);
+                s.env.crashes += 1;
+                let ip = self.server_ips[i as usize];
+                s.net.retain(|m| m.dst != ip);
+            }
+            Action::Pull { dst, src } => {
+                let src_copy = Arc::clone(&s.servers[src as usize]);
+                replication::pull(
+                    Arc::make_mut(&mut s.servers[dst as usize]),
+                    &self.scfg,
+                    NOW,
+                    &src_copy,
+                );
+            }
+            Action::AppStart(c, n) => self.start_app(&mut s, c as usize, n),
+            Action::AppExit(c, n) => {
+                let c = c as usize;
+                s.env.running &= !(1 << c);
+                let mut out = Vec::new();
+                Arc::make_mut(&mut s.clients[c]).delete_name(&self.ccfg[c], NOW, &n, &mut out);
+                self.client_outputs(&mut s, c, out);
+            }
+            Action::Refresh(c, n) => {
+                let c = c as usize;
+                let mut out = Vec::new();
+                Arc::make_mut(&mut s.clients[c]).refresh(&self.ccfg[c], NOW, &n, &mut out);
+                self.client_outputs(&mut s, c, out);
+            }
+            Action::Resolve(c, n) => {
+                let c = c as usize;
+                let mut out = Vec::new();
+                Arc::make_mut(&mut s.clients[c]).resolve(&self.ccfg[c], NOW, n, &mut out);
+                self.client_outputs(&mut s, c, out);
+            }
+            Action::Datagram(c, n) => {
+                s.env.dgram_sent = true;
+                let to = s.env.resolved?;
+                let from = self.ccfg[c as usize].nics[0];
+                self.push_msg(
+                    &mut s,
+                    Msg {
+                        src: from,
+                        dst: to,
+                        packet: Packet::Datagram { to: n, from: 0 },
+                    },
+                );
+            }
+            Action::SessionOpen(c, n) => {
+                s.env.session = 1;
+                let to = s.env.resolved?;
+                let from = self.ccfg[c as usize].nics[0];
+                self.push_msg(
+                    &mut s,
+                    Msg {
+                        src: from,
+                        dst: to,
+                        packet: Packet::SessionOpen { to: n, from: 0 },
+                    },
+                );
+            }
+            Action::SessionClose(c, n) => {
+                s.env.session = 2;
+                let to = s.env.resolved?;
+                let from = self.ccfg[c as usize].nics[0];
+                self.push_msg(
+                    &mut s,
+                    Msg {
+                        src: from,
+                        dst: to,
+                        packet: Packet::SessionClose { to: n, from: 0 },
+                    },
+                );
+            }
+            Action::Move => {
+                s.env.moved = true;
+                s.env.alive &= !1;
+                s.env.alive |= 2;
+                let ips = self.ccfg[0].nics.clone();
+                s.net.retain(|m| !ips.contains(&m.dst));
+                for &n in &self.wants[1] {
+                    self.start_app(&mut s, 1, n);
+                }
+            }
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::scenarios::properties(self.kind)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        crate::trace::action(self, action)
+    }
+
+    fn format_step(&self, last: &State, action: Action) -> Option<String> {
+        let next = self.next_state(last, action)?;
+        let mut s = crate::trace::changes(self, last, &next).join("\n");
+        s.push_str(&format!("\n\n{next:#?}"));
+        Some(s)
+    }
+}
+
+/// The symmetry representative (`--symmetry`). Still the identity (sound, no reduction): the
+/// candidate is the challenge scenario, whose hosts A and B are interchangeable once their
+/// addresses are swapped everywhere in the state (records, challenges, messages).
+pub fn representative(s: &State) -> State {
+    s.clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties, named after their promises. Each takes the model and a state.
+
+/// Every server: the versions of its own records are distinct and below its counter, and every
+/// replica's version is covered by its owner-version map (so later pulls never go backwards).
+pub fn versions_increase(w: &World, s: &State) -> bool {
+    s.servers.iter().all(|sv| {
+        let mut own: Vec<Version> = sv
+            .records
+            .iter()
+            .filter(|r| r.owner == sv.me)
+            .map(|r| r.version)
+            .collect();
+        own.sort_unstable();
+        let distinct = own.windows(2).all(|p| p[0] < p[1]);
+        distinct
+            && own.last().is_none_or(|v| *v < sv.next_version)
+            && sv
+                .records
+                .iter()
+                .all(|r| r.version <= sv.known_version(r.owner))
+            && w.server_ips.contains(&sv.me)
+    })
+}
+
+/// Q153073: once the client is done (nothing in flight, no refresh due) and a server is up,
+/// every name it asked for is registered, with a live server that holds its address.
+pub fn every_name_registered_on_live_server(w: &World, s: &State) -> bool {
+    if s.env.up == 0 || !w.quiet(s) {
+        return true;
+    }
+    s.clients.iter().enumerate().all(|(c, cl)| {
+        let dead_holder = cl.names.iter().any(|e| {
+            e.state == EntryState::Registered
+                && e.server
+                    .is_some_and(|ip| w.server_index(ip).is_some_and(|i| !w.server_up(s, i)))
+        });
+        if dead_holder {
+            return true; // a refresh is still due
+        }
+        let nic = w.ccfg[c].nics[0];
+        w.wants[c].iter().all(|n| {
+            cl.entry(n).is_some_and(|e| {
+                e.state == EntryState::Registered
+                    && e.server.is_some_and(|ip| {
+                        w.server_index(ip).is_some_and(|i| {
+                            w.server_up(s, i)
+                                && s.servers[i]
+                                    .active(n)
+                                    .is_some_and(|r| r.addrs.contains(&nic))
+                        })
+                    })
+            })
+        })
+    })
+}
+
+/// A failover really happens: a name ends up registered with the configured backup.
+pub fn failover_happens(w: &World, s: &State) -> bool {
+    let backup = w.ccfg[0].wins[1];
+    s.clients[0]
+        .names
+        .iter()
+        .any(|e| e.state == EntryState::Registered && e.server == backup)
+        && s.env.up & 1 == 0
+}
+
+/// No two different hosts both hold one unique name as registered with the same server, and a
+/// host that holds a name with a server has its address in that server's active record.
+pub fn no_two_hosts_hold_unique_name(w: &World, s: &State) -> bool {
+    for (i, sv) in s.servers.iter().enumerate() {
+        if !w.server_up(s, i) {
+            continue;
+        }
+        for n in w.name_labels.iter().map(|(n, _)| *n) {
+            let holders: Vec<usize> = s
+                .clients
+                .iter()
+                .enumerate()
+                .filter(|(c, cl)| {
+                    w.client_alive(s, *c)
+                        && cl.entry(&n).is_some_and(|e| {
+                            !e.group && e.state == EntryState::Registered && e.server == Some(sv.me)
+                        })
+                })
+                .map(|(c, _)| c)
+                .collect();
+            if holders.len() > 1 {
+                return false;
+            }
+            // Holders the server does not list are allowed only while their own release or a
+            // takeover is still being decided (the server never grants without a challenge).
+            if let Some(&c) = holders.first() {
+                let listed = sv
+                    .active(&n)
+                    .is_some_and(|r| w.ccfg[c].nics.iter().any(|a| r.addrs.contains(a)));
+                if !listed && sv.pending_for(&n).is_none() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// A name really is challenged: some server waits for a holder's answer.
+pub fn name_is_challenged(_w: &World, s: &State) -> bool {
+    s.servers.iter().any(|sv| !sv.pending.is_empty())
+}
+
+/// A newcomer takes a name over after the old holder let go of it.
+pub fn newcomer_takes_over(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    s.env.starts[0] > 0
+        && s.clients[1]
+            .entry(&n)
+            .is_some_and(|e| e.state == EntryState::Registered && e.server.is_some())
+        && s.servers[0]
+            .active(&n)
+            .is_some_and(|r| r.addrs == w.ccfg[1].nics)
+}
+
+/// Q124565: an application that exited can always start again: its name was gone from the
+/// local table, so adding it succeeded.
+pub fn exited_app_names_can_register_again(_w: &World, s: &State) -> bool {
+    !s.env.start_failed
+}
+
+/// The application runs a second time with its name registered.
+pub fn app_runs_twice(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    s.env.starts[0] >= 2
+        && s.clients[0]
+            .entry(&n)
+            .is_some_and(|e| e.state == EntryState::Registered)
+}
+
+/// A datagram and a session reached the name before the app exits.
+pub fn datagram_then_session(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    s.env.dgram_sent
+        && s.clients[0].entry(&n).is_some_and(|e| e.sessions == 1)
+        && s.env.starts[0] == 1
+}
+
+/// Q184832: after a multihomed host released its name (its application exited and every
+/// release was answered), no server's active record for the name lists any of its addresses.
+pub fn released_mhomed_name_leaves_no_address(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    let h = &s.clients[0];
+    let released =
+        s.env.starts[0] > 0 && s.env.running & 1 == 0 && h.entry(&n).is_none() && !h.busy_with(&n);
+    let release_in_flight = s
+        .net
+        .iter()
+        .any(|m| w.ccfg[0].nics.contains(&m.src) && matches!(m.packet, Packet::Release { .. }));
+    if !released || release_in_flight {
+        return true;
+    }
+    s.servers.iter().all(|sv| {
+        sv.active(&n)
+            .is_none_or(|r| !r.addrs.iter().any(|a| w.ccfg[0].nics.contains(a)))
+    })
+}
+
+/// The multihomed host's record lists both NICs.
+pub fn mhomed_record_has_both_nics(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    s.servers[0]
+        .active(&n)
+        .is_some_and(|r| r.kind == Kind::Multihomed && r.addrs == w.ccfg[0].nics)
+}
+
+/// Another host registers the name after the multihomed host released it.
+pub fn other_host_takes_released_name(w: &World, s: &State) -> bool {
+    let n = w.wants[1][0];
+    s.clients[1]
+        .entry(&n)
+        .is_some_and(|e| e.state == EntryState::Registered)
+}
+
+/// Q164016: a static mapping never drives a dynamically registering multihomed host into
+/// conflict (negative answer or release demand: event 4320).
+pub fn static_never_conflicts_mhomed_host(_w: &World, s: &State) -> bool {
+    s.clients
+        .iter()
+        .all(|c| c.names.iter().all(|e| e.state != EntryState::Conflict))
+}
+
+/// The static mapping gives way to the host's dynamic multihomed registration.
+pub fn static_gives_way(w: &World, s: &State) -> bool {
+    let n = w.wants[0][0];
+    s.servers[0]
+        .active(&n)
+        .is_some_and(|r| !r.is_static && r.addrs == w.ccfg[0].nics)
+}
+
+/// Q135277: when nothing is in flight and no pull has anything new, every server that pulls
+/// (directly or through partners) from the owner of the newest registration holds exactly that
+/// record.
+pub fn partners_converge_on_newest(w: &World, s: &State) -> bool {
+    let Some((n, owner, version)) = s.env.latest else {
+        return true;
+    };
+    if !w.quiet(s) || w.pull_pending(s) {
+        return true;
+    }
+    let Some(oi) = w.server_index(owner) else {
+        return true;
+    };
+    let Some(newest) = s.servers[oi]
+        .record(&n)
+        .filter(|r| r.owner == owner && r.version == version)
+    else {
+        return true; // the owner moved on (e.g. released it); nothing to converge on yet
+    };
+    // Servers that reach the owner through pull edges.
+    let mut reach: u8 = 1 << oi;
+    loop {
+        let before = reach;
+        for &(d, r) in &w.pulls {
+            if reach & (1 << r) != 0 {
+                reach |= 1 << d;
+            }
+        }
+        if reach == before {
+            break;
+        }
+    }
+    s.servers.iter().enumerate().all(|(i, sv)| {
+        reach & (1 << i) == 0
+            || sv.record(&n).is_some_and(|r| {
+                r.owner == newest.owner
+                    && r.version == newest.version
+                    && r.addrs == newest.addrs
+                    && r.state == newest.state
+            })
+    })
+}
+
+/// The moved host really re-registered at the other server and a partner pulled it.
+pub fn moved_host_replicated(w: &World, s: &State) -> bool {
+    let n = w.wants[1][0];
+    s.env.moved
+        && s.servers[1]
+            .active(&n)
+            .is_some_and(|r| r.owner == w.server_ips[1])
+        && s.servers[2]
+            .record(&n)
+            .is_some_and(|r| r.owner == w.server_ips[1])
+}
+
+/// Every property constructor, for the scenario tables.
+pub type Prop = Property<World>;
