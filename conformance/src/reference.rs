@@ -180,7 +180,7 @@ impl Reference {
                                 rcode: model_rcode(repr.flags.rcode),
                                 ttl: a.ttl,
                                 group: false,
-                                addrs,
+                                addrs: addrs.into(),
                             },
                         );
                     }
@@ -266,7 +266,7 @@ impl Reference {
                                     rcode: proto::Rcode::Ok,
                                     ttl: rec.ttl,
                                     group: false,
-                                    addrs: vec![addr],
+                                    addrs: vec![addr].into(),
                                 },
                             },
                             reply,

@@ -721,35 +721,30 @@ impl<'a> Repr<'a> {
                 return Err(Error::new(ErrorKind::TooManyRecords { section, count }, at));
             }
         }
-        let mut pos = HEADER_LEN;
-        let question = if packet.question_count() == 1 {
-            let (q, end) = parse_question(buf, pos)?;
-            pos = end;
-            Some(q)
-        } else {
-            None
-        };
-        let mut records = [None, None, None];
-        for (slot, count) in records.iter_mut().zip([
-            packet.answer_count(),
-            packet.authority_count(),
-            packet.additional_count(),
-        ]) {
-            if count == 1 {
-                let (r, end) = parse_record(buf, pos, flags.opcode)?;
-                pos = end;
-                *slot = Some(r);
-            }
-        }
-        let [answer, authority, additional] = records;
-        Ok(Repr {
+        // Each part is parsed straight into the Repr that is returned, so
+        // the (large) records are not moved around.
+        let mut repr = Repr {
             id: packet.transaction_id(),
             flags,
-            question,
-            answer,
-            authority,
-            additional,
-        })
+            question: None,
+            answer: None,
+            authority: None,
+            additional: None,
+        };
+        let mut pos = HEADER_LEN;
+        if packet.question_count() == 1 {
+            pos = parse_question(buf, pos, &mut repr.question)?;
+        }
+        for (slot, count) in [
+            (&mut repr.answer, packet.answer_count()),
+            (&mut repr.authority, packet.authority_count()),
+            (&mut repr.additional, packet.additional_count()),
+        ] {
+            if count == 1 {
+                pos = parse_record(buf, pos, flags.opcode, slot)?;
+            }
+        }
+        Ok(repr)
     }
 
     fn sections(&self) -> [Option<&Record<'a>>; 3] {
@@ -880,22 +875,29 @@ impl<'a> Repr<'a> {
     }
 }
 
-fn parse_question(buf: &[u8], pos: usize) -> Result<(Question<'_>, usize)> {
+/// Parses the question at `pos` into `out`; returns the offset past it.
+#[inline]
+fn parse_question<'a>(buf: &'a [u8], pos: usize, out: &mut Option<Question<'a>>) -> Result<usize> {
     let (name, pos) = Name::parse_netbios(buf, pos)?;
     if buf.len() < pos + 4 {
         return Err(truncated(pos, 4, buf.len()));
     }
-    Ok((
-        Question {
-            name,
-            qtype: RrType::from(be16(buf, pos)),
-            qclass: be16(buf, pos + 2),
-        },
-        pos + 4,
-    ))
+    *out = Some(Question {
+        name,
+        qtype: RrType::from(be16(buf, pos)),
+        qclass: be16(buf, pos + 2),
+    });
+    Ok(pos + 4)
 }
 
-fn parse_record(buf: &[u8], pos: usize, opcode: Opcode) -> Result<(Record<'_>, usize)> {
+/// Parses the record at `pos` into `out`; returns the offset past it.
+#[inline]
+fn parse_record<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    opcode: Opcode,
+    out: &mut Option<Record<'a>>,
+) -> Result<usize> {
     let (name, pos) = Name::parse(buf, pos)?;
     if buf.len() < pos + 10 {
         return Err(truncated(pos, 10, buf.len()));
@@ -939,15 +941,13 @@ fn parse_record(buf: &[u8], pos: usize, opcode: Opcode) -> Result<(Record<'_>, u
         RrType::Null => RData::Null(data),
         RrType::Unknown(t) => RData::Unknown { rtype: t, data },
     };
-    Ok((
-        Record {
-            name,
-            class,
-            ttl,
-            rdata,
-        },
-        end,
-    ))
+    *out = Some(Record {
+        name,
+        class,
+        ttl,
+        rdata,
+    });
+    Ok(end)
 }
 
 impl fmt::Display for Question<'_> {
