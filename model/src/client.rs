@@ -12,7 +12,7 @@
 //! the stages of its node type: B = broadcast; P = primary, backup; M = broadcast, primary,
 //! backup; H = primary, backup, broadcast. Each stage sends up to `retries` times.
 
-use crate::proto::{Addr, NameKey, NodeType, Opcode, Packet, Rcode, Time};
+use crate::proto::{Addr, AddrList, NameKey, NodeType, Opcode, Packet, Rcode, SmallVec, Time};
 use crate::{Bug, Bugs};
 
 /// Client settings. Not part of the (hashed) state.
@@ -154,7 +154,7 @@ pub enum Event<N, A> {
     /// Negative response or release demand from `by`: event 4320.
     Conflict { name: N, by: A },
     /// A query answered.
-    Resolved { name: N, addrs: Vec<A> },
+    Resolved { name: N, addrs: AddrList<A> },
     /// A query failed.
     NotFound { name: N },
     /// A datagram for a local name.
@@ -189,11 +189,11 @@ pub struct Client<N, A> {
     /// The primary stage failed once: new transactions skip it.
     pub use_backup: bool,
     /// The local name table, sorted by name.
-    pub names: Vec<Entry<N, A>>,
+    pub names: SmallVec<[Entry<N, A>; 3]>,
     /// The transaction in progress.
     pub op: Option<Op<N>>,
     /// Transactions waiting (FIFO).
-    pub queue: Vec<Op<N>>,
+    pub queue: SmallVec<[Op<N>; 3]>,
     /// When the retransmission timer fires.
     pub deadline: Option<Time>,
 }
@@ -204,9 +204,9 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         Client {
             servers: cfg.wins,
             use_backup: false,
-            names: Vec::new(),
+            names: SmallVec::new(),
             op: None,
-            queue: Vec::new(),
+            queue: SmallVec::new(),
             deadline: None,
         }
     }
@@ -619,9 +619,9 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                 });
                 let packet = if held {
                     let addrs = if cfg.multihomed() {
-                        cfg.nics.clone()
+                        cfg.nics.as_slice().into()
                     } else {
-                        vec![nic]
+                        AddrList::one(nic)
                     };
                     Packet::Response {
                         op: Opcode::Query,
@@ -640,7 +640,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                         rcode: Rcode::NamErr,
                         ttl: 0,
                         group: false,
-                        addrs: Vec::new(),
+                        addrs: AddrList::new(),
                     }
                 };
                 out.push(ClientOut::Send {
@@ -700,7 +700,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         rop: Opcode,
         name: N,
         rcode: Rcode,
-        addrs: Vec<A>,
+        addrs: AddrList<A>,
         out: &mut Vec<ClientOut<N, A>>,
     ) {
         let Some(op) = self.op.as_ref().filter(|o| o.name == name) else {
@@ -782,7 +782,7 @@ mod tests {
             rcode: Rcode::Ok,
             ttl: 300,
             group: false,
-            addrs: vec![1],
+            addrs: [1].into(),
         }
     }
 
@@ -951,7 +951,7 @@ mod tests {
             &mut out,
         );
         assert!(
-            matches!(&sends(&out)[0].1, Packet::Response { rcode: Rcode::Ok, addrs, .. } if *addrs == vec![1, 2])
+            matches!(&sends(&out)[0].1, Packet::Response { rcode: Rcode::Ok, addrs, .. } if addrs[..] == [1, 2])
         );
         // A release demand puts the name in conflict.
         c.on_packet(

@@ -32,8 +32,9 @@ OPTIONS:
     --threads N    checker threads (default: available cores)
     --bfs | --dfs  search order (default bfs: shortest counterexamples)
     --depth N      stop exploring below depth N (bounded check)
-    --symmetry     DFS with stateright's symmetry hook (the representative is still the
-                   identity: no scenario has interchangeable actors reduced yet)
+    --symmetry     DFS with symmetry reduction: in challenge the two hosts are
+                   interchangeable (a state and its mirror image count once, about half
+                   the states); other scenarios use the identity
     --large        the bigger configuration of the scenario (see README)
     --quiet        no progress lines
 ";

@@ -4,6 +4,213 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
+pub use smallvec::SmallVec;
+
+/// How many addresses an [`AddrList`] keeps without allocating.
+const INLINE: usize = 4;
+
+/// A short list of addresses: kept inline up to four (as almost every record and answer is),
+/// longer lists (special groups) on the heap. Cloning an inline list copies a few bytes, which
+/// keeps model states cheap. Reads go through the slice (`Deref<Target = [A]>`); equality,
+/// order and hash are the slice's. `Vec<A>`, arrays and slices convert with `.into()`.
+#[derive(Clone)]
+pub struct AddrList<A>(Repr<A>);
+
+#[derive(Clone)]
+enum Repr<A> {
+    Empty,
+    /// The first `.0` entries are the list (the rest repeat the first entry).
+    Inline(u8, [A; INLINE]),
+    Heap(Vec<A>),
+}
+
+impl<A> AddrList<A> {
+    /// The empty list.
+    pub const fn new() -> Self {
+        AddrList(Repr::Empty)
+    }
+}
+
+impl<A: Copy> AddrList<A> {
+    /// A list of one address.
+    pub fn one(a: A) -> Self {
+        AddrList(Repr::Inline(1, [a; INLINE]))
+    }
+
+    /// Inserts `a` at position `i` (shifting the rest right).
+    pub fn insert(&mut self, i: usize, a: A) {
+        match &mut self.0 {
+            Repr::Empty => {
+                assert!(i == 0, "insertion index out of bounds");
+                *self = AddrList::one(a);
+            }
+            Repr::Inline(n, arr) if usize::from(*n) < INLINE => {
+                let n0 = usize::from(*n);
+                assert!(i <= n0, "insertion index out of bounds");
+                arr.copy_within(i..n0, i + 1);
+                arr[i] = a;
+                *n += 1;
+            }
+            Repr::Inline(n, arr) => {
+                let mut v = arr[..usize::from(*n)].to_vec();
+                v.insert(i, a);
+                self.0 = Repr::Heap(v);
+            }
+            Repr::Heap(v) => v.insert(i, a),
+        }
+    }
+
+    /// Appends `a`.
+    pub fn push(&mut self, a: A) {
+        self.insert(self.len(), a);
+    }
+
+    /// Removes and returns the entry at position `i`.
+    pub fn remove(&mut self, i: usize) -> A {
+        match &mut self.0 {
+            Repr::Empty => panic!("removal index out of bounds"),
+            Repr::Inline(n, arr) => {
+                let n0 = usize::from(*n);
+                assert!(i < n0, "removal index out of bounds");
+                let a = arr[i];
+                arr.copy_within(i + 1..n0, i);
+                *n -= 1;
+                if *n == 0 {
+                    self.0 = Repr::Empty;
+                }
+                a
+            }
+            Repr::Heap(v) => v.remove(i),
+        }
+    }
+
+    /// Keeps the entries for which `f` is true.
+    pub fn retain(&mut self, mut f: impl FnMut(&A) -> bool) {
+        *self = self.iter().copied().filter(|a| f(a)).collect();
+    }
+}
+
+impl<A> Default for AddrList<A> {
+    fn default() -> Self {
+        AddrList::new()
+    }
+}
+
+impl<A> std::ops::Deref for AddrList<A> {
+    type Target = [A];
+    fn deref(&self) -> &[A] {
+        match &self.0 {
+            Repr::Empty => &[],
+            Repr::Inline(n, arr) => &arr[..usize::from(*n)],
+            Repr::Heap(v) => v,
+        }
+    }
+}
+
+impl<A: Copy> FromIterator<A> for AddrList<A> {
+    fn from_iter<I: IntoIterator<Item = A>>(iter: I) -> Self {
+        let mut l = AddrList::new();
+        for a in iter {
+            l.push(a);
+        }
+        l
+    }
+}
+
+impl<A: Copy> From<&[A]> for AddrList<A> {
+    fn from(s: &[A]) -> Self {
+        s.iter().copied().collect()
+    }
+}
+
+impl<A: Copy> From<Vec<A>> for AddrList<A> {
+    fn from(v: Vec<A>) -> Self {
+        if v.len() > INLINE {
+            AddrList(Repr::Heap(v))
+        } else {
+            v.as_slice().into()
+        }
+    }
+}
+
+impl<A: Copy, const K: usize> From<[A; K]> for AddrList<A> {
+    fn from(s: [A; K]) -> Self {
+        s[..].into()
+    }
+}
+
+impl<'a, A> IntoIterator for &'a AddrList<A> {
+    type Item = &'a A;
+    type IntoIter = std::slice::Iter<'a, A>;
+    fn into_iter(self) -> Self::IntoIter {
+        use std::ops::Deref;
+        self.deref().iter()
+    }
+}
+
+impl<A: PartialEq> PartialEq for AddrList<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl<A: Eq> Eq for AddrList<A> {}
+
+impl<A: PartialOrd> PartialOrd for AddrList<A> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        self[..].partial_cmp(&other[..])
+    }
+}
+
+impl<A: Ord> Ord for AddrList<A> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self[..].cmp(&other[..])
+    }
+}
+
+impl<A: Hash> Hash for AddrList<A> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self[..].hash(state)
+    }
+}
+
+impl<A: Debug> Debug for AddrList<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A sorted vector the set helpers work on.
+pub(crate) trait SortedVec<T> {
+    fn as_sorted(&self) -> &[T];
+    fn insert_at(&mut self, i: usize, x: T);
+    fn remove_at(&mut self, i: usize);
+}
+
+impl<T, const K: usize> SortedVec<T> for SmallVec<[T; K]> {
+    fn as_sorted(&self) -> &[T] {
+        self
+    }
+    fn insert_at(&mut self, i: usize, x: T) {
+        self.insert(i, x);
+    }
+    fn remove_at(&mut self, i: usize) {
+        self.remove(i);
+    }
+}
+
+impl<T: Copy> SortedVec<T> for AddrList<T> {
+    fn as_sorted(&self) -> &[T] {
+        self
+    }
+    fn insert_at(&mut self, i: usize, x: T) {
+        self.insert(i, x);
+    }
+    fn remove_at(&mut self, i: usize) {
+        self.remove(i);
+    }
+}
+
 /// Time in seconds since an arbitrary epoch chosen by the driver (the model keeps it at 0 and
 /// fires deadlines nondeterministically; a real server passes a monotonic clock).
 pub type Time = u64;
@@ -127,7 +334,7 @@ pub enum Packet<N, A> {
         rcode: Rcode,
         ttl: u32,
         group: bool,
-        addrs: Vec<A>,
+        addrs: AddrList<A>,
     },
     /// WACK: the requester should wait `ttl` seconds for the final answer.
     Wack { name: N, ttl: u32, op: Opcode },
@@ -157,23 +364,60 @@ impl<N, A> Packet<N, A> {
 }
 
 /// Inserts `x` into a sorted vector if absent; returns true when inserted.
-pub(crate) fn set_insert<T: Ord>(v: &mut Vec<T>, x: T) -> bool {
-    match v.binary_search(&x) {
+pub(crate) fn set_insert<T: Ord>(v: &mut impl SortedVec<T>, x: T) -> bool {
+    match v.as_sorted().binary_search(&x) {
         Ok(_) => false,
         Err(i) => {
-            v.insert(i, x);
+            v.insert_at(i, x);
             true
         }
     }
 }
 
 /// Removes `x` from a sorted vector; returns true when it was there.
-pub(crate) fn set_remove<T: Ord>(v: &mut Vec<T>, x: &T) -> bool {
-    match v.binary_search(x) {
+pub(crate) fn set_remove<T: Ord>(v: &mut impl SortedVec<T>, x: &T) -> bool {
+    match v.as_sorted().binary_search(x) {
         Ok(i) => {
-            v.remove(i);
+            v.remove_at(i);
             true
         }
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_list_inline_and_heap_behave_as_a_vec() {
+        let mut l: AddrList<u8> = AddrList::new();
+        let mut v: Vec<u8> = Vec::new();
+        for (i, x) in [(0, 5), (0, 3), (2, 9), (1, 4), (4, 7), (0, 1), (3, 8)] {
+            l.insert(i, x);
+            v.insert(i, x);
+            assert_eq!(l[..], v[..]);
+        }
+        assert_eq!(l, AddrList::from(v.clone()));
+        for i in [2, 0, 3] {
+            assert_eq!(l.remove(i), v.remove(i));
+            assert_eq!(l[..], v[..]);
+        }
+        l.retain(|a| *a != 9);
+        v.retain(|a| *a != 9);
+        assert_eq!(l[..], v[..]);
+        let a: AddrList<u8> = [1, 2].into();
+        let mut b: AddrList<u8> = [1, 2, 3, 4, 5].into();
+        b.remove(4);
+        b.remove(3);
+        b.remove(2);
+        assert_eq!(a, b);
+        let s = std::hash::RandomState::new();
+        use std::hash::BuildHasher;
+        assert_eq!(s.hash_one(&a), s.hash_one(&b));
+        while !l.is_empty() {
+            l.remove(0);
+        }
+        assert_eq!(l, AddrList::new());
     }
 }

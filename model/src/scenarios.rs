@@ -32,7 +32,7 @@ pub const SCENARIOS: [Scenario; 6] = [
         name: "challenge",
         kind: ScenarioKind::Challenge,
         bug: None,
-        about: "P-node hosts A and B both run an app that registers unique FOO<00> on WINS-1, each starting up to twice (three times with --large); challenges, releases, scavenging",
+        about: "P-node hosts A and B both run an app that registers unique FOO<00> on WINS-1, each starting up to three times (four with --large); challenges, releases, scavenging; hosts interchangeable (--symmetry)",
     },
     Scenario {
         name: "app-restart",
@@ -56,7 +56,7 @@ pub const SCENARIOS: [Scenario; 6] = [
         name: "replication",
         kind: ScenarioKind::Replication,
         bug: Some(Bug::Q135277),
-        about: "WINS-1, -2, -3 (2 and 3 pull from 1, 3 pulls from 2); multihomed host M registers SRV<20> at WINS-1 from .1/.2, then moves to .3/.4 and registers at WINS-2",
+        about: "WINS-1, -2, -3 (2 and 3 pull from 1, 3 pulls from 2); multihomed host M registers SRV<20> and SRV<00> (+SRV<03> with --large) at WINS-1 from .1/.2, then moves to .3/.4 and registers them at WINS-2",
     },
 ];
 
@@ -126,7 +126,7 @@ impl Scenario {
                 ];
                 w.wants = vec![vec![1], vec![1]];
                 w.name_labels = vec![(1, "FOO<00>")];
-                w.max_starts = if large { 3 } else { 2 };
+                w.max_starts = if large { 4 } else { 3 };
             }
             ScenarioKind::AppRestart => {
                 w.ccfg = vec![
@@ -161,8 +161,10 @@ impl Scenario {
                     client(bugs, NodeType::P, vec![3, 4], [Some(101), None]),
                 ];
                 w.client_labels = vec!["host M (old addresses)", "host M (new addresses)"];
-                w.wants = vec![vec![1], vec![1]];
-                w.name_labels = vec![(1, "SRV<20>")];
+                // Two names (the CI run); the --large run adds a third.
+                let names: Vec<u8> = if large { vec![1, 2, 3] } else { vec![1, 2] };
+                w.wants = vec![names.clone(), names];
+                w.name_labels = vec![(1, "SRV<20>"), (2, "SRV<00>"), (3, "SRV<03>")];
                 w.initially_alive = 0b01;
                 w.pulls = vec![(1, 0), (2, 0), (2, 1)];
             }

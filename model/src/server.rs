@@ -14,11 +14,17 @@
 //! Outputs are [`Send`]s pushed to a caller-provided vector: responses (positive or negative,
 //! with rcode, TTL and address list), WACKs, challenge queries to a holder, release demands.
 
-use crate::proto::{set_insert, set_remove, Addr, NameKey, NodeType, Opcode, Packet, Rcode, Time};
+use crate::proto::{
+    set_insert, set_remove, Addr, AddrList, NameKey, NodeType, Opcode, Packet, Rcode, SmallVec,
+    Time,
+};
 use crate::{Bug, Bugs};
 
 /// A per-owner version id (64-bit in WINS, strictly increasing per owner).
 pub type Version = u64;
+
+/// An owner-version map: the highest version held per owner, sorted by owner.
+pub type OwnerVersions<A> = SmallVec<[(A, Version); 3]>;
 
 /// The type of a name record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,7 +71,7 @@ pub struct Record<N, A> {
     /// The node type of the registrant.
     pub node: NodeType,
     /// The addresses (sorted). Empty for a plain group.
-    pub addrs: Vec<A>,
+    pub addrs: AddrList<A>,
     /// The WINS server that owns the record (its address).
     pub owner: A,
     /// The owner's version id for this record.
@@ -92,15 +98,20 @@ pub struct Pending<N, A> {
     /// The TTL to grant.
     pub ttl: u32,
     /// Challenged addresses that have not answered yet (sorted).
-    pub waiting: Vec<A>,
+    pub waiting: AddrList<A>,
     /// Challenged addresses whose holder still claims the name (sorted).
-    pub claims: Vec<A>,
+    pub claims: AddrList<A>,
     /// Every claimant listed the requester's address too: it is the same (multihomed) host.
     pub same_host: bool,
     /// When unanswered challenges count as "no answer".
     pub deadline: Time,
     /// The addresses challenged (sorted): the decision applies to a record of these only.
-    pub challenged: Vec<A>,
+    pub challenged: AddrList<A>,
+    /// Every address the claiming holders listed in their answers (sorted).
+    pub listed: AddrList<A>,
+    /// A replication challenge ([`crate::replication::Decision::Challenge`]): the replica
+    /// waiting for the holder's answer. None for a registration challenge.
+    pub replica: Option<Record<N, A>>,
 }
 
 /// Server settings. Not part of the (hashed) state.
@@ -168,13 +179,13 @@ pub struct Server<N, A> {
     /// This server's address; it is the owner id of the records it registers.
     pub me: A,
     /// The database, sorted by name, one record per name.
-    pub records: Vec<Record<N, A>>,
+    pub records: SmallVec<[Record<N, A>; 2]>,
     /// Registrations waiting for challenge answers, sorted by name, at most one per name.
-    pub pending: Vec<Pending<N, A>>,
+    pub pending: SmallVec<[Pending<N, A>; 1]>,
     /// The next version id this server gives its own records (must survive restarts).
     pub next_version: Version,
     /// Highest version held per other owner (the owner-version map used for pulls), sorted.
-    pub known: Vec<(A, Version)>,
+    pub known: OwnerVersions<A>,
 }
 
 impl<N: NameKey, A: Addr> Server<N, A> {
@@ -182,10 +193,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     pub fn new(me: A) -> Self {
         Server {
             me,
-            records: Vec::new(),
-            pending: Vec::new(),
+            records: SmallVec::new(),
+            pending: SmallVec::new(),
             next_version: 1,
-            known: Vec::new(),
+            known: SmallVec::new(),
         }
     }
 
@@ -223,7 +234,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     }
 
     /// The owner-version map: the highest version held per owner, this server included.
-    pub fn owner_versions(&self) -> Vec<(A, Version)> {
+    pub fn owner_versions(&self) -> OwnerVersions<A> {
         let mut v = self.known.clone();
         if self.next_version > 1 {
             set_insert(&mut v, (self.me, self.next_version - 1));
@@ -259,7 +270,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         name: N,
         kind: Kind,
         node: NodeType,
-        addrs: Vec<A>,
+        addrs: AddrList<A>,
         ttl: u32,
         now: Time,
     ) -> Record<N, A> {
@@ -397,14 +408,14 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             // A free name (none, released or tombstone): granted.
             let (kind, addrs) = if r.group {
                 if r.name.is_special_group() {
-                    (Kind::SpecialGroup, vec![r.addr])
+                    (Kind::SpecialGroup, AddrList::one(r.addr))
                 } else {
-                    (Kind::Group, Vec::new())
+                    (Kind::Group, AddrList::new())
                 }
             } else if r.multihomed {
-                (Kind::Multihomed, vec![r.addr])
+                (Kind::Multihomed, AddrList::one(r.addr))
             } else {
-                (Kind::Unique, vec![r.addr])
+                (Kind::Unique, AddrList::one(r.addr))
             };
             let rec = self.new_record(r.name.clone(), kind, r.node, addrs, r.ttl, now);
             self.put(rec);
@@ -413,7 +424,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 r.name,
                 r.ttl,
                 r.group,
-                vec![r.addr],
+                AddrList::one(r.addr),
                 r.from,
                 r.xid,
             ));
@@ -429,7 +440,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         r.name,
                         r.ttl,
                         true,
-                        vec![r.addr],
+                        AddrList::one(r.addr),
                         r.from,
                         r.xid,
                     ));
@@ -448,7 +459,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         r.name,
                         r.ttl,
                         true,
-                        vec![r.addr],
+                        AddrList::one(r.addr),
                         r.from,
                         r.xid,
                     ));
@@ -478,7 +489,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 r.name,
                 r.ttl,
                 false,
-                vec![r.addr],
+                AddrList::one(r.addr),
                 r.from,
                 r.xid,
             ));
@@ -520,16 +531,71 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             node: r.node,
             ttl: r.ttl,
             waiting,
-            claims: Vec::new(),
+            claims: AddrList::new(),
             same_host: true,
             deadline: now + Time::from(cfg.challenge_wait),
             challenged,
+            listed: AddrList::new(),
+            replica: None,
         };
         let at = self
             .pending
             .binary_search_by(|q| q.name.cmp(&p.name))
             .unwrap_or_else(|e| e);
         self.pending.insert(at, p);
+    }
+
+    /// Starts a replication challenge: queries the holder addresses of the record for
+    /// `replica.name`; the answers (or the timeout) decide through
+    /// [`crate::replication::after_challenge`]. Returns false (and does nothing) when a
+    /// challenge for the name is already running.
+    pub(crate) fn challenge_for_replica(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        replica: Record<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) -> bool {
+        if self.pending_for(&replica.name).is_some() {
+            return false;
+        }
+        let Some(rec) = self.record(&replica.name) else {
+            return false;
+        };
+        let waiting = rec.addrs.clone();
+        for a in &waiting {
+            out.push(Send {
+                to: *a,
+                xid: 0,
+                packet: Packet::Query {
+                    name: replica.name.clone(),
+                    broadcast: false,
+                },
+            });
+        }
+        let me = self.me;
+        let p = Pending {
+            name: replica.name.clone(),
+            requester: me,
+            from: me,
+            xid: 0,
+            multihomed: replica.kind == Kind::Multihomed,
+            node: replica.node,
+            ttl: 0,
+            challenged: waiting.clone(),
+            waiting,
+            claims: AddrList::new(),
+            same_host: false,
+            deadline: now + Time::from(cfg.challenge_wait),
+            listed: AddrList::new(),
+            replica: Some(replica),
+        };
+        let at = self
+            .pending
+            .binary_search_by(|q| q.name.cmp(&p.name))
+            .unwrap_or_else(|e| e);
+        self.pending.insert(at, p);
+        true
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -553,6 +619,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         if claims {
             set_insert(&mut p.claims, from);
             p.same_host &= addrs.contains(&p.requester);
+            for a in addrs {
+                set_insert(&mut p.listed, *a);
+            }
         }
         if p.waiting.is_empty() {
             let p = self.pending.remove(pi);
@@ -563,17 +632,21 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     /// Decides a challenge once every holder answered or the wait ran out.
     fn decide(
         &mut self,
-        _cfg: &ServerConfig,
+        cfg: &ServerConfig,
         now: Time,
         p: Pending<N, A>,
         out: &mut Vec<Send<N, A>>,
     ) {
+        let mut p = p;
+        if let Some(replica) = p.replica.take() {
+            crate::replication::finish_challenge(self, cfg, now, p, replica, out);
+            return;
+        }
         let op = if p.multihomed {
             Opcode::MultihomedRegistration
         } else {
             Opcode::Registration
         };
-        let mut p = p;
         if let Some(rec) = self.active(&p.name) {
             if rec.addrs.iter().any(|a| !p.challenged.contains(a)) {
                 // An address nobody challenged holds the name now (a replica replaced the
@@ -591,7 +664,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             let mut addrs = if still_active {
                 p.claims.clone()
             } else {
-                Vec::new()
+                AddrList::new()
             };
             set_insert(&mut addrs, p.requester);
             let kind = if addrs.len() > 1 || p.multihomed {
@@ -606,7 +679,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 p.name,
                 p.ttl,
                 false,
-                vec![p.requester],
+                AddrList::one(p.requester),
                 p.from,
                 p.xid,
             ));
@@ -678,7 +751,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         name,
                         ttl,
                         group,
-                        vec![addr],
+                        AddrList::one(addr),
                         from,
                         xid,
                     ));
@@ -762,7 +835,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             name,
             0,
             group,
-            vec![addr],
+            AddrList::one(addr),
             from,
             xid,
         ));
@@ -853,7 +926,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let mut addrs = addrs;
         addrs.sort();
         addrs.dedup();
-        let mut rec = self.new_record(name, kind, NodeType::P, addrs, 0, now);
+        let mut rec = self.new_record(name, kind, NodeType::P, addrs.into(), 0, now);
         rec.is_static = true;
         rec.expires = Time::MAX;
         self.put(rec);
@@ -897,7 +970,7 @@ fn negative<N, A>(op: Opcode, name: N, rcode: Rcode) -> Packet<N, A> {
         rcode,
         ttl: 0,
         group: false,
-        addrs: Vec::new(),
+        addrs: AddrList::new(),
     }
 }
 
@@ -914,7 +987,7 @@ fn positive<N, A>(
     name: N,
     ttl: u32,
     group: bool,
-    addrs: Vec<A>,
+    addrs: AddrList<A>,
     to: A,
     xid: u16,
 ) -> Send<N, A> {
@@ -976,7 +1049,7 @@ mod tests {
         let r = s.active(&5).unwrap();
         assert_eq!(
             (r.kind, r.addrs.clone(), r.owner, r.version),
-            (Kind::Unique, vec![1], ME, 1)
+            (Kind::Unique, [1].into(), ME, 1)
         );
         // Same address again: a refresh, no new version.
         let out = step(&mut s, &cfg, 1, reg(5, 1, false));
@@ -1009,13 +1082,13 @@ mod tests {
             rcode: Rcode::Ok,
             ttl: 300,
             group: false,
-            addrs: vec![1],
+            addrs: [1].into(),
         };
         let out = step(&mut s, &cfg, 1, answer);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].to, 2);
         assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
-        assert_eq!(s.active(&5).unwrap().addrs, vec![1]);
+        assert_eq!(s.active(&5).unwrap().addrs[..], [1]);
         assert!(s.pending.is_empty());
     }
 
@@ -1030,7 +1103,7 @@ mod tests {
         s.on_timer(&cfg, 3, &mut out);
         assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
         let r = s.active(&5).unwrap();
-        assert_eq!((r.addrs.clone(), r.version), (vec![2], 2));
+        assert_eq!((r.addrs.clone(), r.version), ([2].into(), 2));
     }
 
     #[test]
@@ -1045,12 +1118,12 @@ mod tests {
             rcode: Rcode::Ok,
             ttl: 300,
             group: false,
-            addrs: vec![1, 2],
+            addrs: [1, 2].into(),
         };
         let out = step(&mut s, &cfg, 1, answer);
         assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
         let r = s.active(&5).unwrap();
-        assert_eq!((r.kind, r.addrs.clone()), (Kind::Multihomed, vec![1, 2]));
+        assert_eq!((r.kind, r.addrs.clone()), (Kind::Multihomed, [1, 2].into()));
     }
 
     #[test]
@@ -1058,7 +1131,7 @@ mod tests {
         let cfg = ServerConfig::default();
         let mut s = S::new(ME);
         step(&mut s, &cfg, 1, reg(5, 1, true));
-        s.records[0].addrs = vec![1, 2];
+        s.records[0].addrs = [1, 2].into();
         let rel = |addr| Packet::Release {
             name: 5,
             group: false,
@@ -1070,7 +1143,7 @@ mod tests {
         assert_eq!(rcode_of(&out[0]), Some(Rcode::NamErr));
         let out = step(&mut s, &cfg, 1, rel(1));
         assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
-        assert_eq!(s.active(&5).unwrap().addrs, vec![2]);
+        assert_eq!(s.active(&5).unwrap().addrs[..], [2]);
         step(&mut s, &cfg, 2, rel(2));
         assert_eq!(s.record(&5).unwrap().state, RecState::Released);
         // Unknown name: nmbd says NAM_ERR, the AD DC says OK.
@@ -1107,7 +1180,10 @@ mod tests {
         step(&mut s, &cfg, 1, greg(0x1C, 1));
         step(&mut s, &cfg, 2, greg(0x1C, 2));
         let r = s.active(&0x1C).unwrap();
-        assert_eq!((r.kind, r.addrs.clone()), (Kind::SpecialGroup, vec![1, 2]));
+        assert_eq!(
+            (r.kind, r.addrs.clone()),
+            (Kind::SpecialGroup, [1, 2].into())
+        );
     }
 
     #[test]
@@ -1140,12 +1216,12 @@ mod tests {
             rcode: Rcode::Ok,
             ttl: 300,
             group: false,
-            addrs: vec![1, 2],
+            addrs: [1, 2].into(),
         };
         step(&mut s, &fixed, 1, answer);
         let r = s.active(&5).unwrap();
         assert!(!r.is_static);
-        assert_eq!(r.addrs, vec![1, 2]);
+        assert_eq!(r.addrs[..], [1, 2]);
     }
 
     #[test]

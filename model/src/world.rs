@@ -10,11 +10,14 @@
 //! unordered and (where a scenario says so) lossy.
 
 use crate::client::{Client, ClientConfig, ClientOut, Dest, EntryState, Event};
-use crate::proto::{Packet, Time};
+use crate::proto::{Packet, SmallVec, Time};
 use crate::replication;
 use crate::server::{Kind, RecState, Send, Server, ServerConfig, Version};
 use crate::Bugs;
 use stateright::{Model, Property};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
 use std::sync::Arc;
 
 /// A name in the model (a small integer; see [`World::name_label`]).
@@ -34,6 +37,231 @@ pub struct Msg {
     pub dst: Ip,
     /// The packet.
     pub packet: Packet<Name, Ip>,
+}
+
+/// Most servers a scenario has.
+pub const MAX_SERVERS: usize = 3;
+/// Most clients a scenario has.
+pub const MAX_CLIENTS: usize = 2;
+
+/// A list of at most `K` items kept inline (no allocation; a clone copies the slots).
+#[derive(Clone)]
+pub struct Slots<T, const K: usize> {
+    len: u8,
+    items: [Option<T>; K],
+}
+
+impl<T, const K: usize> Slots<T, K> {
+    /// The empty list.
+    pub fn new() -> Self {
+        Slots {
+            len: 0,
+            items: std::array::from_fn(|_| None),
+        }
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// No items.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> std::iter::Flatten<std::slice::Iter<'_, Option<T>>> {
+        self.items[..self.len()].iter().flatten()
+    }
+
+    /// Inserts `x` at position `i`.
+    pub fn insert(&mut self, i: usize, x: T) {
+        let n = self.len();
+        assert!(n < K, "more than {K} items (raise the bound in world.rs)");
+        assert!(i <= n, "insertion index out of bounds");
+        self.items[i..=n].rotate_right(1);
+        self.items[i] = Some(x);
+        self.len += 1;
+    }
+
+    /// Appends `x`.
+    pub fn push(&mut self, x: T) {
+        self.insert(self.len(), x);
+    }
+
+    /// Removes the item at position `i`.
+    pub fn remove(&mut self, i: usize) -> T {
+        let n = self.len();
+        assert!(i < n, "removal index out of bounds");
+        let x = self.items[i].take().expect("slot");
+        self.items[i..n].rotate_left(1);
+        self.len -= 1;
+        x
+    }
+
+    /// Keeps the items for which `f` is true.
+    pub fn retain(&mut self, mut f: impl FnMut(&T) -> bool) {
+        let mut i = 0;
+        while i < self.len() {
+            if f(&self[i]) {
+                i += 1;
+            } else {
+                self.remove(i);
+            }
+        }
+    }
+
+    /// Binary search in a sorted list.
+    pub fn binary_search(&self, x: &T) -> Result<usize, usize>
+    where
+        T: Ord,
+    {
+        self.items[..self.len()].binary_search_by(|o| o.as_ref().expect("slot").cmp(x))
+    }
+}
+
+impl<T, const K: usize> Default for Slots<T, K> {
+    fn default() -> Self {
+        Slots::new()
+    }
+}
+
+impl<T, const K: usize> std::ops::Index<usize> for Slots<T, K> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        assert!(i < self.len(), "index out of bounds");
+        self.items[i].as_ref().expect("slot")
+    }
+}
+
+impl<T, const K: usize> std::ops::IndexMut<usize> for Slots<T, K> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        assert!(i < self.len(), "index out of bounds");
+        self.items[i].as_mut().expect("slot")
+    }
+}
+
+impl<'a, T, const K: usize> IntoIterator for &'a Slots<T, K> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<T>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T, const K: usize> FromIterator<T> for Slots<T, K> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut s = Slots::new();
+        for x in iter {
+            s.push(x);
+        }
+        s
+    }
+}
+
+impl<T: PartialEq, const K: usize> PartialEq for Slots<T, K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items[..self.len()] == other.items[..other.len()]
+    }
+}
+
+impl<T: Eq, const K: usize> Eq for Slots<T, K> {}
+
+impl<T: PartialOrd, const K: usize> PartialOrd for Slots<T, K> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        self.items[..self.len()].partial_cmp(&other.items[..other.len()])
+    }
+}
+
+impl<T: Ord, const K: usize> Ord for Slots<T, K> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.items[..self.len()].cmp(&other.items[..other.len()])
+    }
+}
+
+impl<T: Hash, const K: usize> Hash for Slots<T, K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u8(self.len);
+        for x in self.iter() {
+            x.hash(state);
+        }
+    }
+}
+
+impl<T: fmt::Debug, const K: usize> fmt::Debug for Slots<T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// An actor's state shared between model states until one changes it (copy on write), with
+/// its hash computed once per change: a model state hashes as a few words, and cloning one
+/// copies pointers.
+#[derive(Clone)]
+pub struct Shared<T> {
+    fp: u64,
+    inner: Arc<T>,
+}
+
+fn hash_of<T: Hash>(v: &T) -> u64 {
+    ahash::RandomState::with_seeds(0x6e62_6e73, 0x7769_6e73, 0x6d6f_6465, 0x6c21).hash_one(v)
+}
+
+impl<T: Hash + Clone> Shared<T> {
+    /// Wraps an actor's state.
+    pub fn new(v: T) -> Self {
+        Shared {
+            fp: hash_of(&v),
+            inner: Arc::new(v),
+        }
+    }
+
+    /// Changes the actor's state (copying it first when another model state shares it).
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        let r = f(Arc::make_mut(&mut self.inner));
+        self.fp = hash_of(&*self.inner);
+        r
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<T> Hash for Shared<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fp);
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.fp == other.fp && (Arc::ptr_eq(&self.inner, &other.inner) || self.inner == other.inner)
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+impl<T: Ord> PartialOrd for Shared<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: Ord> Ord for Shared<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.inner.cmp(&other.inner)
+    }
 }
 
 /// The scenario family a [`World`] belongs to; it decides the environment's moves and the
@@ -81,17 +309,21 @@ pub struct Env {
     pub session: u8,
     /// The newest grant of a name by any server: (name, owner, version).
     pub latest: Option<(Name, Ip, Version)>,
+    /// Clients 0 and 1 are interchangeable once these two addresses (their NICs) are swapped
+    /// everywhere (set by symmetric scenarios; constant during a run). Used by
+    /// [`representative`].
+    pub symmetric_hosts: Option<(Ip, Ip)>,
 }
 
 /// The whole system's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct State {
     /// One per server of the scenario (shared between states until changed).
-    pub servers: Vec<Arc<Server<Name, Ip>>>,
+    pub servers: Slots<Shared<Server<Name, Ip>>, MAX_SERVERS>,
     /// One per client of the scenario (shared between states until changed).
-    pub clients: Vec<Arc<Client<Name, Ip>>>,
-    /// Messages in flight (a sorted multiset).
-    pub net: Vec<Msg>,
+    pub clients: Slots<Shared<Client<Name, Ip>>, MAX_CLIENTS>,
+    /// Messages in flight (a sorted multiset; inline up to six, as is typical).
+    pub net: SmallVec<[Msg; 6]>,
     /// Environment.
     pub env: Env,
 }
@@ -292,6 +524,23 @@ impl World {
         }
     }
 
+    /// The two interchangeable hosts' addresses, when the scenario has such a pair: the
+    /// challenge scenario's clients 0 and 1 (same settings and application, one NIC each).
+    pub fn symmetric_hosts(&self) -> Option<(Ip, Ip)> {
+        if self.kind != ScenarioKind::Challenge || self.ccfg.len() != 2 {
+            return None;
+        }
+        let (a, b) = (&self.ccfg[0], &self.ccfg[1]);
+        let same = a.nics.len() == 1
+            && b.nics.len() == 1
+            && a.node == b.node
+            && a.wins == b.wins
+            && a.retries == b.retries
+            && self.wants[0] == self.wants[1]
+            && self.initially_alive & 3 == 3;
+        same.then(|| (a.nics[0], b.nics[0]))
+    }
+
     /// No message in flight, every live client idle, no challenge pending on a live server.
     pub fn quiet(&self, s: &State) -> bool {
         s.net.is_empty()
@@ -317,8 +566,10 @@ impl World {
         let mut out = Vec::new();
         s.env.starts[c] += 1;
         s.env.running |= 1 << c;
-        let cl = Arc::make_mut(&mut s.clients[c]);
-        if cl.add_name(&self.ccfg[c], NOW, n, false, &mut out).is_err() {
+        if s.clients[c]
+            .update(|cl| cl.add_name(&self.ccfg[c], NOW, n, false, &mut out))
+            .is_err()
+        {
             s.env.start_failed = true;
         }
         self.client_outputs(s, c, out);
@@ -360,12 +611,17 @@ impl Model for World {
                     servers[*i as usize].add_static(NOW, *n, Kind::Unique, addrs.clone());
                 }
                 let mut s = State {
-                    servers: servers.into_iter().map(Arc::new).collect(),
-                    clients: self.ccfg.iter().map(|c| Arc::new(Client::new(c))).collect(),
-                    net: Vec::new(),
+                    servers: servers.into_iter().map(Shared::new).collect(),
+                    clients: self
+                        .ccfg
+                        .iter()
+                        .map(|c| Shared::new(Client::new(c)))
+                        .collect(),
+                    net: SmallVec::new(),
                     env: Env {
                         up,
                         alive: self.initially_alive,
+                        symmetric_hosts: self.symmetric_hosts(),
                         ..Env::default()
                     },
                 };
@@ -548,19 +804,14 @@ impl Model for World {
                 if let Some(i) = self.server_index(m.dst) {
                     let mut out = Vec::new();
                     let since = s.servers[i].next_version;
-                    Arc::make_mut(&mut s.servers[i])
-                        .handle(&self.scfg, NOW, m.src, 0, m.packet, &mut out);
+                    s.servers[i]
+                        .update(|x| x.handle(&self.scfg, NOW, m.src, 0, m.packet, &mut out));
                     self.server_outputs(&mut s, i, since, out);
                 } else if let Some(c) = self.client_of(m.dst) {
                     let mut out = Vec::new();
-                    Arc::make_mut(&mut s.clients[c]).on_packet(
-                        &self.ccfg[c],
-                        NOW,
-                        m.src,
-                        m.dst,
-                        m.packet,
-                        &mut out,
-                    );
+                    s.clients[c].update(|x| {
+                        x.on_packet(&self.ccfg[c], NOW, m.src, m.dst, m.packet, &mut out)
+                    });
                     self.client_outputs(&mut s, c, out);
                 }
             }
@@ -572,18 +823,18 @@ impl Model for World {
             Action::ClientTimeout(c) => {
                 let c = c as usize;
                 let mut out = Vec::new();
-                Arc::make_mut(&mut s.clients[c]).timeout(&self.ccfg[c], NOW, &mut out);
+                s.clients[c].update(|x| x.timeout(&self.ccfg[c], NOW, &mut out));
                 self.client_outputs(&mut s, c, out);
             }
             Action::ChallengeTimeout(i, n) => {
                 let i = i as usize;
                 let mut out = Vec::new();
                 let since = s.servers[i].next_version;
-                Arc::make_mut(&mut s.servers[i]).challenge_timeout(&self.scfg, NOW, &n, &mut out);
+                s.servers[i].update(|x| x.challenge_timeout(&self.scfg, NOW, &n, &mut out));
                 self.server_outputs(&mut s, i, since, out);
             }
             Action::Scavenge(i, n) => {
-                Arc::make_mut(&mut s.servers[i as usize]).scavenge(&self.scfg, NOW, &n);
+                s.servers[i as usize].update(|x| x.scavenge(&self.scfg, NOW, &n));
             }
             Action::Crash(i) => {
                 s.env.up &= !(1 << i);
@@ -592,32 +843,31 @@ impl Model for World {
                 s.net.retain(|m| m.dst != ip);
             }
             Action::Pull { dst, src } => {
-                let src_copy = Arc::clone(&s.servers[src as usize]);
-                replication::pull(
-                    Arc::make_mut(&mut s.servers[dst as usize]),
-                    &self.scfg,
-                    NOW,
-                    &src_copy,
-                );
+                let src_copy = s.servers[src as usize].clone();
+                let i = dst as usize;
+                let since = s.servers[i].next_version;
+                let mut out = Vec::new();
+                s.servers[i].update(|d| replication::pull(d, &self.scfg, NOW, &src_copy, &mut out));
+                self.server_outputs(&mut s, i, since, out);
             }
             Action::AppStart(c, n) => self.start_app(&mut s, c as usize, n),
             Action::AppExit(c, n) => {
                 let c = c as usize;
                 s.env.running &= !(1 << c);
                 let mut out = Vec::new();
-                Arc::make_mut(&mut s.clients[c]).delete_name(&self.ccfg[c], NOW, &n, &mut out);
+                s.clients[c].update(|x| x.delete_name(&self.ccfg[c], NOW, &n, &mut out));
                 self.client_outputs(&mut s, c, out);
             }
             Action::Refresh(c, n) => {
                 let c = c as usize;
                 let mut out = Vec::new();
-                Arc::make_mut(&mut s.clients[c]).refresh(&self.ccfg[c], NOW, &n, &mut out);
+                s.clients[c].update(|x| x.refresh(&self.ccfg[c], NOW, &n, &mut out));
                 self.client_outputs(&mut s, c, out);
             }
             Action::Resolve(c, n) => {
                 let c = c as usize;
                 let mut out = Vec::new();
-                Arc::make_mut(&mut s.clients[c]).resolve(&self.ccfg[c], NOW, n, &mut out);
+                s.clients[c].update(|x| x.resolve(&self.ccfg[c], NOW, n, &mut out));
                 self.client_outputs(&mut s, c, out);
             }
             Action::Datagram(c, n) => {
@@ -689,11 +939,94 @@ impl Model for World {
     }
 }
 
-/// The symmetry representative (`--symmetry`). Still the identity (sound, no reduction): the
-/// candidate is the challenge scenario, whose hosts A and B are interchangeable once their
-/// addresses are swapped everywhere in the state (records, challenges, messages).
+/// The symmetry representative (`--symmetry`, DFS). In a scenario whose two hosts are
+/// interchangeable (challenge: same configuration and application, one NIC each) a state and
+/// its mirror image (the hosts' client states, environment bits and counters exchanged, their
+/// addresses swapped in every record, challenge, answer and message) behave alike, so both map
+/// to the smaller of the two. Other scenarios: the identity.
 pub fn representative(s: &State) -> State {
-    s.clone()
+    match s.env.symmetric_hosts {
+        Some((a, b)) => {
+            let m = mirror(s, a, b);
+            if m < *s {
+                m
+            } else {
+                s.clone()
+            }
+        }
+        None => s.clone(),
+    }
+}
+
+/// `s` with clients 0 and 1 exchanged and the addresses `a` and `b` swapped everywhere.
+pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
+    use crate::proto::AddrList;
+    let sw = |x: Ip| {
+        if x == a {
+            b
+        } else if x == b {
+            a
+        } else {
+            x
+        }
+    };
+    let list = |l: &AddrList<Ip>| {
+        let mut v: Vec<Ip> = l.iter().map(|x| sw(*x)).collect();
+        v.sort_unstable();
+        AddrList::from(v)
+    };
+    let packet = |p: &Packet<Name, Ip>| {
+        let mut p = p.clone();
+        match &mut p {
+            Packet::Register { addr, .. }
+            | Packet::Refresh { addr, .. }
+            | Packet::Release { addr, .. } => *addr = sw(*addr),
+            Packet::Response { addrs, .. } => *addrs = list(addrs),
+            _ => {}
+        }
+        p
+    };
+    let bits = |x: u8| (x & !3) | ((x & 1) << 1) | ((x >> 1) & 1);
+    let mut m = s.clone();
+    for sv in 0..m.servers.len() {
+        m.servers[sv].update(|sv| {
+            for r in sv.records.iter_mut() {
+                r.addrs = list(&r.addrs);
+            }
+            for p in sv.pending.iter_mut() {
+                p.requester = sw(p.requester);
+                p.from = sw(p.from);
+                p.waiting = list(&p.waiting);
+                p.claims = list(&p.claims);
+                p.challenged = list(&p.challenged);
+                p.listed = list(&p.listed);
+                if let Some(r) = p.replica.as_mut() {
+                    r.addrs = list(&r.addrs);
+                }
+            }
+        });
+    }
+    if m.clients.len() >= 2 {
+        let c0 = m.clients[0].clone();
+        m.clients[0] = m.clients[1].clone();
+        m.clients[1] = c0;
+    }
+    let mut net: Vec<Msg> = s
+        .net
+        .iter()
+        .map(|x| Msg {
+            src: sw(x.src),
+            dst: sw(x.dst),
+            packet: packet(&x.packet),
+        })
+        .collect();
+    net.sort();
+    m.net = net.into_iter().collect();
+    m.env.alive = bits(m.env.alive);
+    m.env.running = bits(m.env.running);
+    m.env.starts.swap(0, 1);
+    m.env.resolved = m.env.resolved.map(sw);
+    m
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,14 +1141,17 @@ pub fn name_is_challenged(_w: &World, s: &State) -> bool {
 
 /// A newcomer takes a name over after the old holder let go of it.
 pub fn newcomer_takes_over(w: &World, s: &State) -> bool {
+    // Either host may be the newcomer (symmetric, so symmetry reduction keeps it visible).
     let n = w.wants[0][0];
-    s.env.starts[0] > 0
-        && s.clients[1]
-            .entry(&n)
-            .is_some_and(|e| e.state == EntryState::Registered && e.server.is_some())
-        && s.servers[0]
-            .active(&n)
-            .is_some_and(|r| r.addrs == w.ccfg[1].nics)
+    (0..2).any(|c| {
+        s.env.starts[1 - c] > 0
+            && s.clients[c]
+                .entry(&n)
+                .is_some_and(|e| e.state == EntryState::Registered && e.server.is_some())
+            && s.servers[0]
+                .active(&n)
+                .is_some_and(|r| r.addrs[..] == w.ccfg[c].nics[..])
+    })
 }
 
 /// Q124565: an application that exited can always start again: its name was gone from the
@@ -866,7 +1202,7 @@ pub fn mhomed_record_has_both_nics(w: &World, s: &State) -> bool {
     let n = w.wants[0][0];
     s.servers[0]
         .active(&n)
-        .is_some_and(|r| r.kind == Kind::Multihomed && r.addrs == w.ccfg[0].nics)
+        .is_some_and(|r| r.kind == Kind::Multihomed && r.addrs[..] == w.ccfg[0].nics[..])
 }
 
 /// Another host registers the name after the multihomed host released it.
@@ -890,7 +1226,7 @@ pub fn static_gives_way(w: &World, s: &State) -> bool {
     let n = w.wants[0][0];
     s.servers[0]
         .active(&n)
-        .is_some_and(|r| !r.is_static && r.addrs == w.ccfg[0].nics)
+        .is_some_and(|r| !r.is_static && r.addrs[..] == w.ccfg[0].nics[..])
 }
 
 /// Q135277: when nothing is in flight and no pull has anything new, every server that pulls
