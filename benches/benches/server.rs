@@ -25,7 +25,11 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 fn packet(id: u16, opcode: Opcode, i: usize, me: Ipv4Addr) -> Vec<u8> {
     let label = format!("BENCH{i:03}");
-    let name = Name::netbios(NetbiosName::new(label.as_bytes(), 0).unwrap(), Labels::EMPTY).unwrap();
+    let name = Name::netbios(
+        NetbiosName::new(label.as_bytes(), 0).unwrap(),
+        Labels::EMPTY,
+    )
+    .unwrap();
     let entries = [NbEntry {
         flags: NbFlags::new(false, NodeType::H),
         addr: me,
@@ -69,11 +73,18 @@ impl Client {
         let mut buf = vec![0u8; 2048];
         for i in 0..NAMES {
             socket
-                .send_to(&packet(0x4000 + i as u16, Opcode::Registration, i, CLIENT), target)
+                .send_to(
+                    &packet(0x4000 + i as u16, Opcode::Registration, i, CLIENT),
+                    target,
+                )
                 .unwrap();
             let (n, _) = socket.recv_from(&mut buf).expect("registration answered");
             let r = Repr::parse_bytes(&buf[..n]).unwrap();
-            assert_eq!(r.flags.rcode, nbns_wire::nbns::Rcode::NoError, "registration of BENCH{i:03}");
+            assert_eq!(
+                r.flags.rcode,
+                nbns_wire::nbns::Rcode::NoError,
+                "registration of BENCH{i:03}"
+            );
         }
         let queries = (0..NAMES)
             .map(|i| packet(i as u16, Opcode::Query, i, CLIENT))
@@ -129,9 +140,7 @@ fn throughput(c: &mut Criterion) {
     group.sample_size(30);
     let embedded = Embedded::start(nbns_wire::nbns::PORT).expect("reference target");
     let mut reference = Client::new(embedded.addr());
-    group.bench_function("reference target", |b| {
-        b.iter(|| reference.batch())
-    });
+    group.bench_function("reference target", |b| b.iter(|| reference.batch()));
     match std::env::var("NBNSV_NMBD") {
         Ok(addr) => {
             let target: SocketAddr = addr.parse().expect("NBNSV_NMBD=IP:PORT");

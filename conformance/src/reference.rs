@@ -96,7 +96,11 @@ pub struct Reference {
     cfg: ReferenceConfig,
     server: Server<WireName, Ipv4Addr>,
     own_names: Vec<NetbiosName>,
+    /// Requests still owed an answer (a challenge is running).
     asked: HashMap<(Ipv4Addr, u16), Asked>,
+    /// The request being handled: most are answered at once, so they never
+    /// reach `asked` (this keeps a hash map off the query path).
+    current: Option<((Ipv4Addr, u16), Asked)>,
     /// Ids of the server's own challenge queries and release demands.
     next_xid: u16,
     out: Vec<Send<WireName, Ipv4Addr>>,
@@ -125,6 +129,7 @@ impl Reference {
             server,
             own_names,
             asked: HashMap::new(),
+            current: None,
             next_xid: 1,
             out: Vec::new(),
         })
@@ -197,7 +202,7 @@ impl Reference {
             reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::FmtErr)));
             return;
         };
-        self.asked.insert(
+        self.current = Some((
             (ip, repr.id),
             Asked {
                 from,
@@ -209,11 +214,11 @@ impl Reference {
                     .and_then(|r| r.nb_entries())
                     .and_then(|l| l.iter().next()),
             },
-        );
+        ));
         let broadcast = repr.flags.broadcast;
         let packet = match repr.flags.opcode {
             Opcode::Query if q.qtype == RrType::NbStat => {
-                self.asked.remove(&(ip, repr.id));
+                self.current = None;
                 reply.push((from, self.node_status(repr.id, &q)));
                 return;
             }
@@ -229,7 +234,7 @@ impl Reference {
                     .additional
                     .and_then(|r| r.nb_entries().and_then(|l| l.iter().next()).map(|e| (r, e)))
                 else {
-                    self.asked.remove(&(ip, repr.id));
+                    self.current = None;
                     reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::FmtErr)));
                     return;
                 };
@@ -285,13 +290,35 @@ impl Reference {
                 }
             }
             _ => {
-                self.asked.remove(&(ip, repr.id));
+                self.current = None;
                 reply.push((from, header_only(repr.id, repr.flags.opcode, Rcode::ImpErr)));
                 return;
             }
         };
         self.feed(now, ip, repr.id, packet);
         self.flush(reply);
+        // Not answered yet (WACK sent, challenge running): remember it.
+        if let Some((key, asked)) = self.current.take() {
+            self.asked.insert(key, asked);
+        }
+    }
+
+    /// The request `(from, xid)` whose answer is being sent.
+    fn take_asked(&mut self, key: (Ipv4Addr, u16)) -> Option<Asked> {
+        match self.current {
+            Some((k, a)) if k == key => {
+                self.current = None;
+                Some(a)
+            }
+            _ => self.asked.remove(&key),
+        }
+    }
+
+    fn peek_asked(&self, key: (Ipv4Addr, u16)) -> Option<Asked> {
+        match self.current {
+            Some((k, a)) if k == key => Some(a),
+            _ => self.asked.get(&key).copied(),
+        }
     }
 
     /// Advances time: decides challenges nobody answered, ages records.
@@ -308,10 +335,12 @@ impl Reference {
     }
 
     fn flush(&mut self, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
-        let sends = std::mem::take(&mut self.out);
-        for s in sends {
+        // Reuse the output vector's allocation from packet to packet.
+        let mut sends = std::mem::take(&mut self.out);
+        for s in sends.drain(..) {
             self.reply_to(s.to, s.xid, s, reply);
         }
+        self.out = sends;
     }
 
     /// Encodes one output of the state machine.
@@ -370,7 +399,7 @@ impl Reference {
                 reply.push((holder, emit_compressed(&repr)));
             }
             Packet::Wack { name, ttl, .. } => {
-                let Some(asked) = self.asked.get(&(to, xid)).copied() else {
+                let Some(asked) = self.peek_asked((to, xid)) else {
                     return;
                 };
                 let repr = Repr {
@@ -401,7 +430,7 @@ impl Reference {
                 addrs,
                 ..
             } => {
-                let Some(asked) = self.asked.remove(&(to, xid)) else {
+                let Some(asked) = self.take_asked((to, xid)) else {
                     return;
                 };
                 let node = self

@@ -102,7 +102,7 @@ fn pcapng_sll2(packets: &[Vec<u8>]) -> Vec<u8> {
     let mut f = Vec::new();
     let block = |f: &mut Vec<u8>, t: u32, body: &[u8]| {
         let mut b = body.to_vec();
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
         let len = (12 + b.len()) as u32;

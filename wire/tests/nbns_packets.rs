@@ -459,7 +459,12 @@ fn malformed_packets_are_rejected_with_kind_and_offset() {
 fn names_over_the_rfc_limit_parse_and_are_flagged() {
     // Samba's AD DC registers and answers names of 272 bytes (smbtorture's
     // wins_bad_names): a decoder must show them, and say they exceed RFC 1002.
-    let scope = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(45)];
+    let scope = [
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(45),
+    ];
     let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
     let mut p = header(1, 0x0110, [1, 0, 0, 0]);
     p.extend(enc("LONG", 0x00, &scope));
