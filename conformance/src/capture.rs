@@ -445,16 +445,26 @@ impl<R: Read> CaptureReader<R> {
                 interfaces.push(iface);
                 Ok(None)
             }
-            // Enhanced packet block.
-            6 => {
+            // Enhanced packet block, and the obsolete packet block (2), which
+            // differs only in a 16-bit interface id.
+            6 | 2 => {
+                let ifid = if btype == 6 {
+                    e.u32(body, 0)
+                } else {
+                    e.u16(body, 0).map(u32::from)
+                };
                 let (Some(ifid), Some(hi), Some(lo), Some(cap), Some(orig)) = (
-                    e.u32(body, 0),
+                    ifid,
                     e.u32(body, 4),
                     e.u32(body, 8),
                     e.u32(body, 12),
                     e.u32(body, 16),
                 ) else {
-                    return Err(short("enhanced packet"));
+                    return Err(short(if btype == 6 {
+                        "enhanced packet"
+                    } else {
+                        "packet"
+                    }));
                 };
                 let data = body
                     .get(20..20usize.saturating_add(cap as usize))
@@ -496,41 +506,6 @@ impl<R: Read> CaptureReader<R> {
                 Ok(Some(RawPacket {
                     number: self.number,
                     time: None,
-                    linktype: iface.linktype,
-                    data: data.to_vec(),
-                    orig_len: orig,
-                }))
-            }
-            // Obsolete packet block.
-            2 => {
-                let (Some(ifid), Some(hi), Some(lo), Some(cap), Some(orig)) = (
-                    e.u16(body, 0),
-                    e.u32(body, 4),
-                    e.u32(body, 8),
-                    e.u32(body, 12),
-                    e.u32(body, 16),
-                ) else {
-                    return Err(short("packet"));
-                };
-                let data = body
-                    .get(20..20usize.saturating_add(cap as usize))
-                    .ok_or_else(|| CaptureError::Malformed {
-                        at: start + 20,
-                        what: format!("captured length {cap} is longer than its block"),
-                    })?;
-                let iface = interfaces.get(ifid as usize).copied().ok_or_else(|| {
-                    CaptureError::Malformed {
-                        at: start + 8,
-                        what: format!("packet on undeclared interface {ifid}"),
-                    }
-                })?;
-                let ts = (hi as u64) << 32 | lo as u64;
-                self.number += 1;
-                Ok(Some(RawPacket {
-                    number: self.number,
-                    time: iface
-                        .units_per_sec
-                        .map(|u| ts as f64 / u + iface.offset_secs as f64),
                     linktype: iface.linktype,
                     data: data.to_vec(),
                     orig_len: orig,
