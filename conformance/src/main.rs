@@ -1,7 +1,7 @@
 //! `nbns-conform`: the command-line front end. Each subcommand lives in its
 //! own module of the library; this file only parses arguments and dispatches.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -16,6 +16,20 @@ struct Cli {
     command: Command,
 }
 
+/// The runner's role (`run --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// The runner is NBNS clients; the target is a server.
+    Server,
+    /// The runner is WINS replication partners of the target.
+    Replication,
+    /// The runner is the WINS servers; the target is a client (nmbd, or the
+    /// embedded reference client).
+    Client,
+}
+
+// Parsed once per process: the size of the `Run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print every NBNS (UDP 137) and WINS replication (TCP 42) message of
@@ -36,6 +50,30 @@ enum Command {
     /// script library against it.
     #[command(after_help = RUN_AFTER_HELP)]
     Run {
+        /// What the runner plays: `server` judges an NBNS/WINS server with the
+        /// script library; `replication` is WINS replication partners of the
+        /// target (TCP 42: conflict matrix, version ids, hostile frames).
+        #[arg(long, value_enum, default_value_t = Role::Server)]
+        role: Role,
+        /// --role replication: a partner address the runner connects from and
+        /// listens on (TCP 42; repeatable; default 127.0.0.3 and 127.0.0.4, the
+        /// first is replica owner A, the second owner B).
+        #[arg(long = "partner-addr", value_name = "IP")]
+        partners: Vec<std::net::Ipv4Addr>,
+        /// --role replication: a shell command that restarts the target with
+        /// its database kept, for the version-id check across a restart.
+        #[arg(long, value_name = "CMD")]
+        restart_cmd: Option<String>,
+        /// --role client: a WINS server address the runner plays (repeatable;
+        /// server1, server2, ...; default 127.0.1.4 and 127.0.1.5).
+        #[arg(long = "server-addr", value_name = "IP")]
+        servers: Vec<std::net::Ipv4Addr>,
+        /// --role client: starts and stops the client under test (`CMD start
+        /// NAME WORKGROUP NICS WINS`, `CMD stop`, `CMD kill`); default: the
+        /// embedded reference client. With it, --client-addr lists the
+        /// client's own addresses (client1, client2, ...).
+        #[arg(long, value_name = "CMD")]
+        target_command: Option<String>,
         /// The server to test: IP or IP:PORT (port 137 when absent).
         #[arg(long, value_name = "IP[:PORT]")]
         target: Option<String>,
@@ -120,6 +158,63 @@ fn main() -> ExitCode {
             nbns_conformance::decode::run(&nbns_conformance::decode::Options { json, inputs })
         }
         Command::Run {
+            role: Role::Replication,
+            target,
+            clients,
+            partners,
+            restart_cmd,
+            filter,
+            expect,
+            junit,
+            json,
+            jobs,
+            quiet,
+            ..
+        } => nbns_conformance::wrepl_run::run(&nbns_conformance::wrepl_run::ReplOptions {
+            target,
+            partners,
+            holders: clients,
+            filter,
+            expect,
+            junit,
+            json,
+            jobs,
+            quiet,
+            restart_cmd,
+        }),
+        Command::Run {
+            role: Role::Client,
+            target_command,
+            target_name,
+            servers,
+            clients,
+            client_port,
+            paths,
+            filter,
+            expect,
+            junit,
+            json,
+            quiet,
+            ..
+        } => nbns_conformance::client_role::run(&nbns_conformance::client_role::ClientRunOptions {
+            target_command,
+            target_name,
+            servers,
+            clients,
+            port: client_port,
+            paths,
+            filter,
+            expect,
+            junit,
+            json,
+            quiet,
+        }),
+        Command::Run {
+            role: _,
+            partners: _,
+            restart_cmd: _,
+            servers: _,
+            target_command: _,
             target,
             target_name,
             clients,

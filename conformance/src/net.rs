@@ -49,12 +49,28 @@ const FIRST_RUNNER_ID: u16 = 0x0100;
 impl Net {
     /// Binds `port` on every client address (0 = any free port).
     pub fn bind(addrs: &[Ipv4Addr], port: u16) -> io::Result<Net> {
+        Net::bind_with(addrs, port, UdpSocket::bind)
+    }
+
+    /// Like [`Net::bind`], with SO_REUSEADDR: the sockets share their port
+    /// with a wildcard (0.0.0.0) socket of another program that also sets
+    /// it, as nmbd's does. The client role needs this: the runner plays WINS
+    /// servers on port 137 next to a real client's own port-137 sockets.
+    pub fn bind_shared(addrs: &[Ipv4Addr], port: u16) -> io::Result<Net> {
+        Net::bind_with(addrs, port, bind_reuseaddr)
+    }
+
+    fn bind_with(
+        addrs: &[Ipv4Addr],
+        port: u16,
+        binder: impl Fn(SocketAddrV4) -> io::Result<UdpSocket>,
+    ) -> io::Result<Net> {
         let mailbox = Arc::new(Mailbox::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut sockets = Vec::new();
         let mut threads = Vec::new();
         for (client, &ip) in addrs.iter().enumerate() {
-            let socket = UdpSocket::bind(SocketAddrV4::new(ip, port)).map_err(|e| {
+            let socket = binder(SocketAddrV4::new(ip, port)).map_err(|e| {
                 io::Error::new(
                     e.kind(),
                     format!("cannot bind client address {ip}:{port}: {e}"),
@@ -105,6 +121,26 @@ impl Net {
         self.sockets[client].send_to(bytes, to).map(|_| ())
     }
 
+    /// Copies of the packets not taken yet, oldest first (for diagnostics).
+    pub fn pending(&self) -> Vec<Incoming> {
+        self.mailbox
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every packet not taken yet (between scripts).
+    pub fn clear(&self) {
+        self.mailbox
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Takes the first packet for which `want` is true, waiting until
     /// `deadline`. Packets that do not match stay for other steps.
     pub fn take(
@@ -138,6 +174,15 @@ impl Drop for Net {
             let _ = t.join();
         }
     }
+}
+
+/// A UDP socket bound with SO_REUSEADDR set before `bind`.
+pub fn bind_reuseaddr(addr: SocketAddrV4) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::V4(addr).into())?;
+    Ok(socket.into())
 }
 
 fn receive(client: usize, socket: UdpSocket, mailbox: Arc<Mailbox>, stop: Arc<AtomicBool>) {

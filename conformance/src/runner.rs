@@ -62,9 +62,36 @@ struct Sent {
     bytes: Vec<u8>,
 }
 
+/// How a step of another role went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// (mismatch, expected, got), as in [`Failure`].
+    Fail(String, String, String),
+    /// The step could not be carried out.
+    Error(String),
+}
+
+/// Executes the steps of the client role (`client`, `await`, `await-none`,
+/// `answer`); the server-role steps stay with [`run_with`].
+pub trait RoleSteps {
+    fn step(&mut self, net: &Net, kind: &StepKind, limit: Instant) -> Result<(), StepError>;
+    /// Where `send to=clientN` goes: address N of the client under test.
+    fn address_of(&self, index: usize, target: &Target) -> SocketAddr;
+}
+
 /// Runs one script. Never blocks past the script's time limit (plus the
 /// length of one receive poll).
 pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
+    run_with(net, target, script, None)
+}
+
+/// [`run`], with the client-role steps handled by `role`.
+pub fn run_with(
+    net: &Net,
+    target: &Target,
+    script: &Instantiated,
+    mut role: Option<&mut dyn RoleSteps>,
+) -> Verdict {
     let limit = Instant::now() + script.limit;
     let mut last: Option<Sent> = None;
     for step in &script.steps {
@@ -84,7 +111,7 @@ pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
             );
         }
         match &step.kind {
-            StepKind::Send(s) => match send(net, target, s) {
+            StepKind::Send(s) => match send(net, target, s, role.as_deref()) {
                 Ok(sent) => last = Some(sent),
                 Err(e) => return Verdict::Error(format!("line {}: {e}", step.line)),
             },
@@ -134,15 +161,40 @@ pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
             StepKind::Wait(d) => {
                 std::thread::sleep((*d).min(limit.saturating_duration_since(Instant::now())))
             }
+            kind @ (StepKind::Client(_)
+            | StepKind::Await(_)
+            | StepKind::AwaitNone(_)
+            | StepKind::Answer(_)) => {
+                let Some(role) = role.as_deref_mut() else {
+                    return Verdict::Error(format!(
+                        "line {}: a client-role step in a server-role run (use --role client)",
+                        step.line
+                    ));
+                };
+                match role.step(net, kind, limit) {
+                    Ok(()) => {}
+                    Err(StepError::Fail(m, e, g)) => return fail(m, e, g),
+                    Err(StepError::Error(e)) => {
+                        return Verdict::Error(format!("line {}: {e}", step.line))
+                    }
+                }
+            }
         }
     }
     Verdict::Pass
 }
 
-fn send(net: &Net, target: &Target, s: &Send) -> std::io::Result<Sent> {
-    let to = match s.to {
-        Some(c) => net.local_addr(c.0)?,
-        None => target.addr,
+fn send(
+    net: &Net,
+    target: &Target,
+    s: &Send,
+    role: Option<&dyn RoleSteps>,
+) -> std::io::Result<Sent> {
+    let to = match (s.to, role) {
+        // Client role: another address of the client under test.
+        (Some(c), Some(role)) => role.address_of(c.0, target),
+        (Some(c), None) => net.local_addr(c.0)?,
+        (None, _) => target.addr,
     };
     let (id, bytes) = match &s.payload {
         Payload::Raw(b) => (
@@ -235,14 +287,14 @@ pub fn build(p: &PacketFields, id: u16, from: Ipv4Addr) -> Vec<u8> {
     buf
 }
 
-fn name_matches(want: &NameSpec, got: &Name<'_>) -> bool {
+pub(crate) fn name_matches(want: &NameSpec, got: &Name<'_>) -> bool {
     match got {
         Name::Netbios { name, scope } => *name == want.name && scope.to_string() == want.scope,
         Name::Domain(_) => false,
     }
 }
 
-fn describe_incoming(i: &Incoming) -> String {
+pub(crate) fn describe_incoming(i: &Incoming) -> String {
     match Repr::parse_bytes(&i.bytes) {
         Ok(r) => format!("from {}: {}", i.from, r.to_string().trim_end()),
         Err(e) => format!("from {}: undecodable packet ({e})", i.from),

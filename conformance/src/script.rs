@@ -66,10 +66,18 @@ pub enum Directive {
     /// `challenge to=CLIENT name=NAME reply=claim|release|silent`
     Challenge,
     Wait,
+    /// Client role: `client start [nics=client1,client2] [wins=server1,server2]` or `client stop`.
+    Client,
+    /// Client role: wait for a request from the client under test.
+    Await,
+    /// Client role: no matching request arrives.
+    AwaitNone,
+    /// Client role: answer the request last awaited.
+    Answer,
 }
 
 impl Directive {
-    pub const ALL: [(&'static str, Directive); 9] = [
+    pub const ALL: [(&'static str, Directive); 13] = [
         ("title", Directive::Title),
         ("tags", Directive::Tags),
         ("set", Directive::Set),
@@ -79,6 +87,10 @@ impl Directive {
         ("expect-none", Directive::ExpectNone),
         ("challenge", Directive::Challenge),
         ("wait", Directive::Wait),
+        ("client", Directive::Client),
+        ("await", Directive::Await),
+        ("await-none", Directive::AwaitNone),
+        ("answer", Directive::Answer),
     ];
 
     pub fn keyword(self) -> &'static str {
@@ -98,6 +110,10 @@ impl Directive {
             Directive::ExpectNone => &["to", "within", "name"],
             Directive::Challenge => &["to", "name", "reply", "timeout", "ttl", "addr", "optional"],
             Directive::Wait => &["for"],
+            Directive::Client => &["start", "stop", "nics", "wins"],
+            Directive::Await => value::AWAIT_FIELDS,
+            Directive::AwaitNone => &["at", "from", "op", "name", "within", "since"],
+            Directive::Answer => &["rcode", "ttl", "addrs", "op", "from", "wack", "group"],
         }
     }
 }

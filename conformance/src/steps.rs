@@ -84,6 +84,15 @@ pub const EXPECT_FIELDS: &[&str] = &[
     "any-id",
 ];
 
+/// Fields of `await` (client role: a request from the client under test).
+pub const AWAIT_FIELDS: &[&str] = &[
+    "at", "from", "op", "name", "b", "rd", "group", "ont", "ttl", "addrs", "has-addr", "entries",
+    "count", "interval", "timeout", "optional",
+];
+
+/// Default time an `await` waits for a request.
+pub const DEFAULT_AWAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Default time an `expect` waits for its reply.
 pub const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default limit on a whole script.
@@ -244,6 +253,86 @@ pub struct Challenge {
     pub optional: bool,
 }
 
+/// Client role: start or stop the client under test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientAction {
+    /// Start it with these of its addresses (indexes of client1..) as NICs and
+    /// these runner servers (indexes of server1..) as WINS servers, in order.
+    Start { nics: Vec<usize>, wins: Vec<usize> },
+    /// Stop it gracefully (SIGTERM for a daemon): it releases its names.
+    Stop,
+}
+
+/// Client role: a request the client under test must send.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Await {
+    /// The runner server it must arrive at; `None` = any.
+    pub at: Option<Client>,
+    /// The client address (index of client1..) it must come from; `None` = any.
+    pub from: Option<usize>,
+    /// Accepted opcodes; empty = any request.
+    pub opcodes: Vec<Opcode>,
+    pub name: Option<NameSpec>,
+    pub b: Option<bool>,
+    pub rd: Option<bool>,
+    pub group: Option<bool>,
+    pub ont: Option<NodeType>,
+    /// TTL of the request's NB record.
+    pub ttl: Option<Range>,
+    pub addrs: Option<Vec<Ipv4Addr>>,
+    pub has_addr: Vec<Ipv4Addr>,
+    pub entries: Option<Range>,
+    /// How many matching requests (retransmissions) to take.
+    pub count: u32,
+    /// Allowed time between consecutive matching requests.
+    pub interval: Option<(Duration, Duration)>,
+    /// How long to wait for each of them.
+    pub timeout: Duration,
+    /// Nothing arriving is not a failure (a later `answer` then does nothing).
+    pub optional: bool,
+}
+
+/// Where an `await-none` window starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// At the step itself.
+    Now,
+    /// At the last `client` step.
+    Client,
+    /// At the last `answer`.
+    Answer,
+    /// At the script's first `answer`.
+    FirstAnswer,
+}
+
+/// Client role: no matching request arrives in a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwaitNone {
+    pub at: Option<Client>,
+    pub from: Option<usize>,
+    pub opcodes: Vec<Opcode>,
+    pub name: Option<NameSpec>,
+    pub within: Duration,
+    pub since: Since,
+}
+
+/// Client role: how the runner (a WINS server) answers the awaited request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub rcode: Rcode,
+    /// TTL of the answer record; `None`: the request's for a positive answer, 0 otherwise.
+    pub ttl: Option<u32>,
+    /// Addresses of the answer; `None`: the request's NB entries.
+    pub addrs: Option<Vec<Ipv4Addr>>,
+    /// Opcode of the response; `None`: the request's (registration for 0xF).
+    pub opcode: Option<Opcode>,
+    /// Answer from this server's socket instead of the one it arrived at.
+    pub from: Option<Client>,
+    /// Send a WACK (TTL = `ttl`) instead of a final answer.
+    pub wack: bool,
+    pub group: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
     Send(Send),
@@ -255,6 +344,10 @@ pub enum StepKind {
     },
     Challenge(Challenge),
     Wait(Duration),
+    Client(ClientAction),
+    Await(Box<Await>),
+    AwaitNone(Box<AwaitNone>),
+    Answer(Box<Answer>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -276,6 +369,8 @@ struct Ctx<'a> {
     script: &'a Script,
     vars: BTreeMap<String, String>,
     clients: usize,
+    /// Runner servers (client role); 0 in the server role.
+    servers: usize,
 }
 
 impl Ctx<'_> {
@@ -387,9 +482,29 @@ impl<'c, 'a> Fields<'c, 'a> {
         }
     }
 
+    /// A runner socket: `clientN` in the server role, `serverN` in the client role.
     fn client(&self, key: &str) -> Result<Option<Client>, ScriptError> {
-        let clients = self.ctx.clients;
+        let (clients, servers) = (self.ctx.clients, self.ctx.servers);
+        if servers > 0 {
+            return self.parsed(key, |v| parse_indexed(v, "server", servers).map(Client));
+        }
         self.parsed(key, |v| parse_client(v, clients))
+    }
+
+    /// Client role: an address of the client under test, `clientN`.
+    fn nic(&self, key: &str) -> Result<Option<usize>, ScriptError> {
+        let clients = self.ctx.clients;
+        self.parsed(key, |v| parse_indexed(v, "client", clients))
+    }
+
+    fn list<T>(
+        &self,
+        key: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<T>, ScriptError> {
+        Ok(self
+            .parsed(key, |v| v.split(',').map(|x| parse(x.trim())).collect())?
+            .unwrap_or_default())
     }
 }
 
@@ -412,6 +527,41 @@ fn parse_client(v: &str, clients: usize) -> Result<Client, String> {
         ));
     }
     Ok(Client(n - 1))
+}
+
+/// `serverN` / `clientN` with N in 1..=count, as a 0-based index.
+fn parse_indexed(v: &str, prefix: &str, count: usize) -> Result<usize, String> {
+    let n: usize = v
+        .strip_prefix(prefix)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("`{v}` is not {prefix}1..{prefix}{count}"))?;
+    if n == 0 || n > count {
+        return Err(format!(
+            "`{v}`: this run has {count} {prefix} address(es), {prefix}1..{prefix}{count}"
+        ));
+    }
+    Ok(n - 1)
+}
+
+/// `1.5s..6s`, `..2s`, `1s..`.
+pub fn parse_duration_range(v: &str) -> Result<(Duration, Duration), String> {
+    let (a, b) = v
+        .split_once("..")
+        .ok_or_else(|| format!("`{v}` is not a range like 1s..6s"))?;
+    let lo = if a.is_empty() {
+        Duration::ZERO
+    } else {
+        parse_duration(a)?
+    };
+    let hi = if b.is_empty() {
+        Duration::from_secs(3600)
+    } else {
+        parse_duration(b)?
+    };
+    if lo > hi {
+        return Err(format!("`{v}`: the minimum is above the maximum"));
+    }
+    Ok((lo, hi))
 }
 
 pub fn parse_duration(v: &str) -> Result<Duration, String> {
@@ -613,10 +763,14 @@ pub(crate) fn instantiate(
     let clients = (1..)
         .take_while(|n| vars.contains_key(&format!("client{n}")))
         .count();
+    let servers = (1..)
+        .take_while(|n| vars.contains_key(&format!("server{n}")))
+        .count();
     let mut ctx = Ctx {
         script,
         vars: vars.clone(),
         clients,
+        servers,
     };
     let mut out = Instantiated {
         limit: DEFAULT_SCRIPT_LIMIT,
@@ -693,6 +847,41 @@ pub(crate) fn instantiate(
                     )
                 })?)
             }
+            Directive::Client => StepKind::Client(client_action(&Fields::new(&ctx, l)?)?),
+            Directive::Await => StepKind::Await(Box::new(await_step(&Fields::new(&ctx, l)?)?)),
+            Directive::AwaitNone => {
+                let fs = Fields::new(&ctx, l)?;
+                StepKind::AwaitNone(Box::new(AwaitNone {
+                    at: fs.client("at")?,
+                    from: fs.nic("from")?,
+                    opcodes: fs.list("op", parse_opcode)?,
+                    name: fs.parsed("name", parse_name)?,
+                    within: fs
+                        .parsed("within", parse_duration)?
+                        .unwrap_or(Duration::from_secs(1)),
+                    since: fs
+                        .parsed("since", |v| match v {
+                            "now" => Ok(Since::Now),
+                            "client" => Ok(Since::Client),
+                            "answer" => Ok(Since::Answer),
+                            "first-answer" => Ok(Since::FirstAnswer),
+                            _ => Err(format!("`{v}` is not now, client, answer or first-answer")),
+                        })?
+                        .unwrap_or(Since::Now),
+                }))
+            }
+            Directive::Answer => {
+                let fs = Fields::new(&ctx, l)?;
+                StepKind::Answer(Box::new(Answer {
+                    rcode: fs.parsed("rcode", parse_rcode)?.unwrap_or(Rcode::NoError),
+                    ttl: fs.parsed("ttl", parse_u32)?,
+                    addrs: fs.parsed("addrs", parse_addrs)?,
+                    opcode: fs.parsed("op", parse_opcode)?,
+                    from: fs.client("from")?,
+                    wack: fs.flag("wack")?.unwrap_or(false),
+                    group: fs.flag("group")?,
+                }))
+            }
         };
         out.steps.push(Step { line: l.line, kind });
     }
@@ -702,9 +891,91 @@ pub(crate) fn instantiate(
     Ok(out)
 }
 
+fn client_action(fs: &Fields<'_, '_>) -> Result<ClientAction, ScriptError> {
+    if fs.ctx.servers == 0 {
+        return Err(fs.ctx.err(
+            fs.line,
+            1,
+            "`client` belongs to the client role (run with --role client)",
+        ));
+    }
+    let start = fs.flag("start")?.unwrap_or(false);
+    let stop = fs.flag("stop")?.unwrap_or(false);
+    if start == stop {
+        return Err(fs.ctx.err(
+            fs.line,
+            1,
+            "`client` needs exactly one of `start` or `stop`",
+        ));
+    }
+    if stop {
+        if let Some((f, _)) = fs.get("nics").or(fs.get("wins")) {
+            return Err(fs.bad(f, "only `client start` takes addresses"));
+        }
+        return Ok(ClientAction::Stop);
+    }
+    let clients = fs.ctx.clients;
+    let servers = fs.ctx.servers;
+    let mut nics = fs.list("nics", |v| parse_indexed(v, "client", clients))?;
+    if nics.is_empty() {
+        nics.push(0);
+    }
+    let mut wins = fs.list("wins", |v| parse_indexed(v, "server", servers))?;
+    if wins.is_empty() {
+        wins.push(0);
+    }
+    Ok(ClientAction::Start { nics, wins })
+}
+
+fn await_step(fs: &Fields<'_, '_>) -> Result<Await, ScriptError> {
+    if fs.ctx.servers == 0 {
+        return Err(fs.ctx.err(
+            fs.line,
+            1,
+            "`await` belongs to the client role (run with --role client)",
+        ));
+    }
+    let count = fs
+        .parsed("count", |v| {
+            parse_u32(v).and_then(|n| {
+                if (1..=20).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err("1 to 20".into())
+                }
+            })
+        })?
+        .unwrap_or(1);
+    Ok(Await {
+        at: fs.client("at")?,
+        from: fs.nic("from")?,
+        opcodes: fs.list("op", parse_opcode)?,
+        name: fs.parsed("name", parse_name)?,
+        b: fs.flag("b")?,
+        rd: fs.flag("rd")?,
+        group: fs.flag("group")?,
+        ont: fs.parsed("ont", parse_ont)?,
+        ttl: fs.parsed("ttl", parse_range)?,
+        addrs: fs.parsed("addrs", parse_addrs)?,
+        has_addr: fs.parsed("has-addr", parse_addrs)?.unwrap_or_default(),
+        entries: fs.parsed("entries", parse_range)?,
+        count,
+        interval: fs.parsed("interval", parse_duration_range)?,
+        timeout: fs
+            .parsed("timeout", parse_duration)?
+            .unwrap_or(DEFAULT_AWAIT_TIMEOUT),
+        optional: fs.flag("optional")?.unwrap_or(false),
+    })
+}
+
 fn send(fs: &Fields<'_, '_>) -> Result<Send, ScriptError> {
     let from = fs.client("from")?.unwrap_or(Client(0));
-    let to = fs.client("to")?;
+    // Client role: `to=clientN` is an address of the client under test.
+    let to = if fs.ctx.servers > 0 {
+        fs.nic("to")?.map(Client)
+    } else {
+        fs.client("to")?
+    };
     if let Some(raw) = fs.parsed("raw", parse_hex)? {
         if let Some((f, _)) = fs
             .map
