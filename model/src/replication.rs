@@ -227,7 +227,8 @@ impl ConflictCase {
 ///   active or when the replica is active and not a special group (with
 ///   [`Bug::Q135277`]: an active multihomed replica keeps an active multihomed record);
 ///   a group is replaced by a group when not active, or by a non-unique when a tombstone; a
-///   special group is replaced when not active, merges with an active special group (kept
+///   special group is replaced when not active or by a special-group tombstone, merges with
+///   an active special group (kept
 ///   when the replica has no members, replaced when the members are the same);
 /// * owned vs replica: an inactive owned record is replaced; an owned active unique or
 ///   multihomed record keeps against a tombstone, is replaced with a release demand to its
@@ -275,6 +276,13 @@ pub fn decide(bugs: Bugs, c: ConflictCase) -> Decision {
             }
         }
         (_, Kind::SpecialGroup) if !e_active => Replace,
+        // Windows (as Samba's torture suite records it) lets an incoming
+        // special-group tombstone replace another owner's active replica.
+        (Holder::OtherOwner, Kind::SpecialGroup)
+            if c.incoming_kind == Kind::SpecialGroup && c.incoming_state == RecState::Tombstone =>
+        {
+            Replace
+        }
         (_, Kind::SpecialGroup) if c.incoming_kind != Kind::SpecialGroup || !i_active => Keep,
         (Holder::OtherOwner, Kind::SpecialGroup) => match c.addrs {
             // No member of the replica's owner is in the record (one owner per record).
@@ -571,6 +579,17 @@ mod tests {
         let fixed = Bugs::NONE;
         let q135277 = Bugs::from(Bug::Q135277);
         let rows: &[(ConflictCase, Decision)] = &[
+            // An incoming special-group tombstone replaces another owner's
+            // active special group (Windows, as Samba's torture suite records it).
+            (
+                case(
+                    (SpecialGroup, Active),
+                    OtherOwner,
+                    (SpecialGroup, Tombstone),
+                    Same,
+                ),
+                Replace,
+            ),
             // Same owner always replaces.
             (
                 case((Unique, Active), SameOwner, (Group, Tombstone), Different),
