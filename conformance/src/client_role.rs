@@ -15,7 +15,7 @@
 use crate::expectations::Expectations;
 use crate::net::{Incoming, Net};
 use crate::reference_client::{ClientSpec, ReferenceClient};
-use crate::report::{self, Summary};
+use crate::report;
 use crate::runner::{self, describe_incoming, name_matches, RoleSteps, StepError, Target};
 use crate::steps::{Answer, Await, AwaitNone, ClientAction, Since, StepKind};
 use crate::suite::{self, Outcome};
@@ -693,25 +693,13 @@ fn variables(
 
 /// Binds the server sockets: `port`, or a free high port for the embedded client.
 fn bind_servers(servers: &[Ipv4Addr], port: Option<u16>, shared: bool) -> Result<Net, String> {
-    let bind = |p| {
+    crate::net::bind_common_port(port, None, |p| {
         if shared {
             Net::bind_shared(servers, p)
         } else {
             Net::bind(servers, p)
         }
-    };
-    if let Some(p) = port {
-        return bind(p).map_err(|e| e.to_string());
-    }
-    let base = 20000 + (std::process::id() % 20000) as u16;
-    for i in 0..50u16 {
-        let p = base.wrapping_add(i * 397) % 40000 + 20000;
-        // The client's sockets need the same port on its addresses.
-        if let Ok(net) = bind(p) {
-            return Ok(net);
-        }
-    }
-    Err("cannot find a port free on every server address".into())
+    })
 }
 
 /// `nbns-conform run --role client`.
@@ -734,15 +722,12 @@ pub fn run(opts: &ClientRunOptions) -> i32 {
         eprintln!("error: no scripts match");
         return 2;
     }
-    let expectations = match &opts.expect {
-        Some(p) => match Expectations::load(p) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        },
-        None => None,
+    let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     let servers = if opts.servers.is_empty() {
         DEFAULT_SERVERS.to_vec()
@@ -850,32 +835,15 @@ pub fn run(opts: &ClientRunOptions) -> i32 {
         }
         outcomes.push(o);
     }
-    let mut missing = Vec::new();
-    if let Some(e) = &expectations {
-        missing = e.judge(&mut outcomes);
-    }
-    let summary = Summary::of(&outcomes);
-    if let Some(p) = &opts.junit {
-        if let Err(e) = std::fs::write(p, report::junit(&label, &outcomes)) {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    if let Some(p) = &opts.json {
-        let text = report::json(&label, &outcomes).to_string();
-        if let Err(e) = std::fs::write(p, text + "\n") {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    let stale = opts.filter.is_none() && opts.paths.is_empty() && !missing.is_empty();
-    for d in missing.iter().filter(|_| stale) {
-        println!(
-            "FAIL  expectations list `{}` (line {}), which is not in the library",
-            d.script, d.line
-        );
-    }
-    eprintln!("finished in {:.1}s", start.elapsed().as_secs_f64());
-    println!("{summary}");
-    i32::from(summary.failed > 0 || stale)
+    report::finish(
+        report::Finish {
+            label: &label,
+            expectations: expectations.as_ref(),
+            junit: opts.junit.as_deref(),
+            json: opts.json.as_deref(),
+            complete: opts.filter.is_none() && opts.paths.is_empty(),
+            start,
+        },
+        &mut outcomes,
+    )
 }

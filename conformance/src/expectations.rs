@@ -39,6 +39,11 @@ impl Expectations {
         Self::parse(path, &text)
     }
 
+    /// [`load`](Self::load) when a path is given.
+    pub fn load_opt(path: Option<&Path>) -> Result<Option<Expectations>, String> {
+        path.map(Self::load).transpose()
+    }
+
     pub fn parse(path: &Path, text: &str) -> Result<Expectations, String> {
         let err = |line: usize, m: &str| format!("{}:{line}: {m}", path.display());
         let mut out = Expectations {

@@ -176,6 +176,27 @@ impl Drop for Net {
     }
 }
 
+/// Binds sockets that must share one port across several addresses (a
+/// target answers every address on the port it was asked from): `port` if
+/// given, else `preferred` if free, else a free high port found by trying
+/// a bounded number of candidates.
+pub fn bind_common_port(
+    port: Option<u16>,
+    preferred: Option<u16>,
+    bind: impl Fn(u16) -> io::Result<Net>,
+) -> Result<Net, String> {
+    if let Some(p) = port {
+        return bind(p).map_err(|e| e.to_string());
+    }
+    if let Some(Ok(net)) = preferred.map(&bind) {
+        return Ok(net);
+    }
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    (0..50u16)
+        .find_map(|i| bind(base.wrapping_add(i * 397) % 40000 + 20000).ok())
+        .ok_or_else(|| "cannot find a port free on every address".into())
+}
+
 /// A UDP socket bound with SO_REUSEADDR set before `bind`.
 pub fn bind_reuseaddr(addr: SocketAddrV4) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};

@@ -1,8 +1,11 @@
 //! Reports of a run: one line a script for people, JUnit XML and JSON for CI.
 
+use crate::expectations::Expectations;
 use crate::runner::Verdict;
 use crate::suite::{Judged, Outcome};
 use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
 
 /// Counts for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,4 +208,50 @@ pub fn json(target: &str, outcomes: &[Outcome]) -> serde_json::Value {
         "known_deviations": s.known,
         "scripts": scripts,
     })
+}
+
+/// The end of a run, the same for every role.
+pub struct Finish<'a> {
+    /// The target, as reports name it.
+    pub label: &'a str,
+    pub expectations: Option<&'a Expectations>,
+    pub junit: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+    /// The whole library ran, so a listed script that did not run is stale.
+    pub complete: bool,
+    pub start: Instant,
+}
+
+/// Judges the outcomes against the expectations, writes the reports asked
+/// for and prints the summary. Returns the exit status: 0 when nothing
+/// failed beyond the expectations, 1 on failures or a stale list, 2 when a
+/// report cannot be written.
+pub fn finish(f: Finish<'_>, outcomes: &mut [Outcome]) -> i32 {
+    let missing = f
+        .expectations
+        .map(|e| e.judge(outcomes))
+        .unwrap_or_default();
+    let summary = Summary::of(outcomes);
+    let reports = [
+        (f.junit, junit(f.label, outcomes)),
+        (f.json, json(f.label, outcomes).to_string() + "\n"),
+    ];
+    for (path, text) in reports {
+        if let Some(p) = path {
+            if let Err(e) = std::fs::write(p, text) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return 2;
+            }
+        }
+    }
+    let stale = f.complete && !missing.is_empty();
+    for d in missing.iter().filter(|_| stale) {
+        println!(
+            "FAIL  expectations list `{}` (line {}), which this run does not have",
+            d.script, d.line
+        );
+    }
+    eprintln!("finished in {:.1}s", f.start.elapsed().as_secs_f64());
+    println!("{summary}");
+    i32::from(summary.failed > 0 || stale)
 }

@@ -3,7 +3,7 @@
 
 use crate::expectations::Expectations;
 use crate::net::Net;
-use crate::report::{self, Summary};
+use crate::report;
 use crate::runner::Target;
 use crate::suite;
 use std::io::{IsTerminal, Write};
@@ -50,21 +50,9 @@ pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// Binds the client sockets on one port for all addresses: `port`, or the
-/// NBNS port when possible, or else a free high port found by trying.
+/// NBNS port when possible, or else a free high port.
 fn bind_clients(clients: &[Ipv4Addr], port: Option<u16>) -> Result<Net, String> {
-    if let Some(p) = port {
-        return Net::bind(clients, p).map_err(|e| e.to_string());
-    }
-    if let Ok(net) = Net::bind(clients, nbns_wire::nbns::PORT) {
-        return Ok(net);
-    }
-    let base = 20000 + (std::process::id() % 20000) as u16;
-    for i in 0..50u16 {
-        if let Ok(net) = Net::bind(clients, base.wrapping_add(i * 397) % 40000 + 20000) {
-            return Ok(net);
-        }
-    }
-    Err("cannot find a port free on every client address".into())
+    crate::net::bind_common_port(port, Some(nbns_wire::nbns::PORT), |p| Net::bind(clients, p))
 }
 
 /// Runs the command; returns the exit status (0 ok, 1 failures, 2 usage or script errors).
@@ -87,15 +75,12 @@ pub fn run(opts: &RunOptions) -> i32 {
         eprintln!("error: no scripts match (looked in {})", show_paths(&paths));
         return 2;
     }
-    let expectations = match &opts.expect {
-        Some(p) => match Expectations::load(p) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        },
-        None => None,
+    let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     let clients = if opts.clients.is_empty() {
         DEFAULT_CLIENTS.to_vec()
@@ -212,40 +197,17 @@ pub fn run(opts: &RunOptions) -> i32 {
     }
     drop(embedded);
 
-    let mut missing = Vec::new();
-    if let Some(e) = &expectations {
-        missing = e.judge(&mut outcomes);
-    }
-    let summary = Summary::of(&outcomes);
-    if let Some(p) = &opts.junit {
-        if let Err(e) = std::fs::write(p, report::junit(&label, &outcomes)) {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    if let Some(p) = &opts.json {
-        let text = report::json(&label, &outcomes).to_string();
-        if let Err(e) = std::fs::write(p, text + "\n") {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    let stale = opts.filter.is_none() && opts.paths.is_empty() && !missing.is_empty();
-    if stale {
-        for d in &missing {
-            println!(
-                "FAIL  expectations list `{}` (line {}), which is not in the library",
-                d.script, d.line
-            );
-        }
-    }
-    eprintln!("finished in {:.1}s", start.elapsed().as_secs_f64());
-    println!("{summary}");
-    if summary.failed > 0 || stale {
-        1
-    } else {
-        0
-    }
+    report::finish(
+        report::Finish {
+            label: &label,
+            expectations: expectations.as_ref(),
+            junit: opts.junit.as_deref(),
+            json: opts.json.as_deref(),
+            complete: opts.filter.is_none() && opts.paths.is_empty(),
+            start,
+        },
+        &mut outcomes,
+    )
 }
 
 fn show_paths(paths: &[PathBuf]) -> String {

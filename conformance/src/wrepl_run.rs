@@ -8,7 +8,7 @@
 //! to see every push session and every connection the partner listeners serve.
 
 use crate::expectations::Expectations;
-use crate::report::{self, Summary};
+use crate::report;
 use crate::runner::{Failure, Verdict};
 use crate::suite::{self, Outcome};
 use crate::wrepl_holders::{Holders, Policy};
@@ -253,15 +253,12 @@ pub fn run(opts: &ReplOptions) -> i32 {
         eprintln!("error: --role replication needs two holder addresses (--client-addr)");
         return 2;
     }
-    let expectations = match &opts.expect {
-        Some(p) => match Expectations::load(p) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        },
-        None => None,
+    let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     let holders = match Holders::bind(
         &holder_addrs,
@@ -382,40 +379,17 @@ pub fn run(opts: &ReplOptions) -> i32 {
     }
     drop(ctx);
 
-    let mut missing = Vec::new();
-    if let Some(e) = &expectations {
-        missing = e.judge(&mut outcomes);
-    }
-    let summary = Summary::of(&outcomes);
-    if let Some(p) = &opts.junit {
-        if let Err(e) = std::fs::write(p, report::junit(&label, &outcomes)) {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    if let Some(p) = &opts.json {
-        let text = report::json(&label, &outcomes).to_string();
-        if let Err(e) = std::fs::write(p, text + "\n") {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return 2;
-        }
-    }
-    let stale = opts.filter.is_none() && !missing.is_empty();
-    if stale {
-        for d in &missing {
-            println!(
-                "FAIL  expectations list `{}` (line {}), which this run does not have",
-                d.script, d.line
-            );
-        }
-    }
-    eprintln!("finished in {:.1}s", start.elapsed().as_secs_f64());
-    println!("{summary}");
-    if summary.failed > 0 || stale {
-        1
-    } else {
-        0
-    }
+    report::finish(
+        report::Finish {
+            label: &label,
+            expectations: expectations.as_ref(),
+            junit: opts.junit.as_deref(),
+            json: opts.json.as_deref(),
+            complete: opts.filter.is_none(),
+            start,
+        },
+        &mut outcomes,
+    )
 }
 
 /// Runs `f` over `items` with `jobs` threads; results in item order.

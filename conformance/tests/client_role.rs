@@ -6,42 +6,13 @@
 //! without them it fails loudly, never passes (NBNS_VERIFY_SKIP_SAMBA=1 skips
 //! it, loudly).
 
-use std::path::Path;
 use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nbns-conform")
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn count_scripts(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                count_scripts(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|x| x == "nbt"))
-            }
-        })
-        .sum()
-}
+mod common;
+use common::{bin, count_scripts, repo, summary_line};
 
 fn library() -> std::path::PathBuf {
     repo().join("conformance/scripts-client")
-}
-
-fn summary_line(stdout: &str) -> &str {
-    stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains(" passed, "))
-        .unwrap_or("")
 }
 
 #[test]

@@ -3,40 +3,10 @@
 //! namespaces (must match their expectations files). The Samba runs need
 //! root and Samba installed; without them they fail loudly, never pass.
 
-use std::path::Path;
 use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nbns-conform")
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-/// Counts `.nbt` files below `dir`.
-fn count_scripts(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                count_scripts(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|x| x == "nbt"))
-            }
-        })
-        .sum()
-}
-
-fn summary_line(stdout: &str) -> &str {
-    stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains(" passed, "))
-        .unwrap_or("")
-}
+mod common;
+use common::{bin, count_scripts, repo, summary_line};
 
 #[test]
 fn library_has_at_least_80_scripts_and_30_hostile() {

@@ -4,17 +4,11 @@
 //! The Samba run needs root and Samba installed; without them it fails
 //! loudly, never passes (NBNS_VERIFY_SKIP_SAMBA=1 skips it, loudly).
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nbns-conform")
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
+mod common;
+use common::{bin, repo};
 
 #[test]
 fn replication_role_needs_a_target_and_reports_an_unusable_one() {

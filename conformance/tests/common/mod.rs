@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests that run `nbns-conform`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::Path;
+
+/// The built `nbns-conform` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nbns-conform")
+}
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Counts `.nbt` scripts below `dir`.
+pub fn count_scripts(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_scripts(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|x| x == "nbt"))
+            }
+        })
+        .sum()
+}
+
+/// The run's closing `N passed, M failed, K skipped` line.
+pub fn summary_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or("")
+}
