@@ -535,55 +535,15 @@ fn check_request(a: &Await, r: &Repr<'_>) -> Result<(), String> {
         }
     }
     let entries: Vec<NbEntry> = rec.nb_entries().map_or(Vec::new(), |l| l.iter().collect());
-    let mut addrs: Vec<Ipv4Addr> = entries.iter().map(|e| e.addr).collect();
-    addrs.sort();
-    let show = |v: &[Ipv4Addr]| {
-        v.iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    if let Some(want) = &a.addrs {
-        let mut want = want.clone();
-        want.sort();
-        if want != addrs {
-            return Err(format!(
-                "addresses: expected {}, got {}",
-                show(&want),
-                show(&addrs)
-            ));
-        }
-    }
-    for x in &a.has_addr {
-        if !addrs.contains(x) {
-            return Err(format!(
-                "addresses: expected to include {x}, got {}",
-                show(&addrs)
-            ));
-        }
-    }
-    if let Some(n) = a.entries {
-        if !n.contains(entries.len() as u32) {
-            return Err(format!("NB entries: expected {n}, got {}", entries.len()));
-        }
-    }
-    if let Some(g) = a.group {
-        if entries.iter().any(|e| e.flags.group() != g) {
-            return Err(format!(
-                "group flag: expected {}",
-                if g { "group" } else { "unique" }
-            ));
-        }
-    }
-    if let Some(ont) = a.ont {
-        if let Some(bad) = entries.iter().find(|e| e.flags.node_type() != ont) {
-            return Err(format!(
-                "node type: expected {ont:?}, got {:?}",
-                bad.flags.node_type()
-            ));
-        }
-    }
-    Ok(())
+    crate::runner::check_entries(
+        &entries,
+        a.addrs.as_deref(),
+        &a.has_addr,
+        &[],
+        a.entries,
+        a.group,
+        a.ont,
+    )
 }
 
 impl Await {

@@ -518,6 +518,29 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
         RData::Nb(list) => list.iter().collect(),
         _ => Vec::new(),
     };
+    check_entries(
+        &entries,
+        e.addrs.as_deref(),
+        &e.has_addr,
+        &e.lacks_addr,
+        e.entries,
+        e.group,
+        e.ont,
+    )
+}
+
+/// Checks NB entries against the matchers `expect` and `await` share: the
+/// exact address set, addresses that must (not) be there, the entry count,
+/// the group flag and the node type. The first mismatch, as text.
+pub(crate) fn check_entries(
+    entries: &[NbEntry],
+    want: Option<&[Ipv4Addr]>,
+    has: &[Ipv4Addr],
+    lacks: &[Ipv4Addr],
+    count: Option<crate::steps::Range>,
+    group: Option<bool>,
+    ont: Option<NodeType>,
+) -> Result<(), String> {
     let mut addrs: Vec<Ipv4Addr> = entries.iter().map(|e| e.addr).collect();
     addrs.sort();
     let show = |a: &[Ipv4Addr]| {
@@ -530,8 +553,8 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
                 .join(",")
         }
     };
-    if let Some(want) = &e.addrs {
-        let mut want = want.clone();
+    if let Some(want) = want {
+        let mut want = want.to_vec();
         want.sort();
         if want != addrs {
             return Err(format!(
@@ -541,7 +564,7 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
             ));
         }
     }
-    for a in &e.has_addr {
+    for a in has {
         if !addrs.contains(a) {
             return Err(format!(
                 "addresses: expected to include {a}, got {}",
@@ -549,7 +572,7 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
             ));
         }
     }
-    for a in &e.lacks_addr {
+    for a in lacks {
         if addrs.contains(a) {
             return Err(format!(
                 "addresses: expected not to include {a}, got {}",
@@ -557,12 +580,12 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
             ));
         }
     }
-    if let Some(n) = e.entries {
+    if let Some(n) = count {
         if !n.contains(entries.len() as u32) {
             return Err(format!("NB entries: expected {n}, got {}", entries.len()));
         }
     }
-    if let Some(g) = e.group {
+    if let Some(g) = group {
         if let Some(bad) = entries.iter().find(|x| x.flags.group() != g) {
             return Err(format!(
                 "group flag: expected {}, got {} for {}",
@@ -572,7 +595,7 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
             ));
         }
     }
-    if let Some(ont) = e.ont {
+    if let Some(ont) = ont {
         if let Some(bad) = entries.iter().find(|x| x.flags.node_type() != ont) {
             return Err(format!(
                 "node type: expected {ont:?}, got {:?} for {}",
