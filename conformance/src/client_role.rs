@@ -17,7 +17,7 @@ use crate::net::{Incoming, Net};
 use crate::reference_client::{ClientSpec, ReferenceClient};
 use crate::report;
 use crate::runner::{self, describe_incoming, name_matches, RoleSteps, StepError, Target};
-use crate::steps::{Answer, Await, AwaitNone, ClientAction, Since, StepKind};
+use crate::steps::{Answer, Await, AwaitNone, Client, ClientAction, NameSpec, Since, StepKind};
 use crate::suite::{self, Outcome};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, Opcode, RData, Rcode, Record, Repr,
@@ -546,25 +546,24 @@ fn check_request(a: &Await, r: &Repr<'_>) -> Result<(), String> {
     )
 }
 
+/// The opcode, name and server matchers that `await` and `await-none` share.
+fn describe_match(s: &mut String, opcodes: &[Opcode], name: Option<&NameSpec>, at: Option<Client>) {
+    if !opcodes.is_empty() {
+        let ops: Vec<String> = opcodes.iter().map(|o| o.to_string()).collect();
+        s.push_str(&format!(" op={}", ops.join("|")));
+    }
+    if let Some(n) = name {
+        s.push_str(&format!(" name={n}"));
+    }
+    if let Some(at) = at {
+        s.push_str(&format!(" at=server{}", at.0 + 1));
+    }
+}
+
 impl Await {
     pub fn describe(&self) -> String {
         let mut s = String::from("a request");
-        if !self.opcodes.is_empty() {
-            s.push_str(&format!(
-                " op={}",
-                self.opcodes
-                    .iter()
-                    .map(|o| o.to_string())
-                    .collect::<Vec<_>>()
-                    .join("|")
-            ));
-        }
-        if let Some(n) = &self.name {
-            s.push_str(&format!(" name={n}"));
-        }
-        if let Some(at) = self.at {
-            s.push_str(&format!(" at=server{}", at.0 + 1));
-        }
+        describe_match(&mut s, &self.opcodes, self.name.as_ref(), self.at);
         if let Some(f) = self.from {
             s.push_str(&format!(" from=client{}", f + 1));
         }
@@ -601,22 +600,7 @@ impl Await {
 impl AwaitNone {
     pub fn describe(&self) -> String {
         let mut s = String::from("no request");
-        if !self.opcodes.is_empty() {
-            s.push_str(&format!(
-                " op={}",
-                self.opcodes
-                    .iter()
-                    .map(|o| o.to_string())
-                    .collect::<Vec<_>>()
-                    .join("|")
-            ));
-        }
-        if let Some(n) = &self.name {
-            s.push_str(&format!(" name={n}"));
-        }
-        if let Some(at) = self.at {
-            s.push_str(&format!(" at=server{}", at.0 + 1));
-        }
+        describe_match(&mut s, &self.opcodes, self.name.as_ref(), self.at);
         s.push_str(&format!(
             " since {:?} until {:?} from now",
             self.since, self.within
