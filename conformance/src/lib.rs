@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod client_role;
+pub mod db;
 pub mod decode;
 pub mod expectations;
 pub mod json;
@@ -19,7 +20,10 @@ pub mod script;
 pub mod serve;
 pub mod steps;
 pub mod suite;
+pub mod wins;
 pub mod wrepl_holders;
 pub mod wrepl_matrix;
 pub mod wrepl_partner;
+pub mod wrepl_records;
 pub mod wrepl_run;
+pub mod wrepl_service;

@@ -110,19 +110,28 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Run the reference WINS server (the model's state machine) on UDP.
-    Serve {
-        /// Address to listen on. Loopback by default; a WINS server answers anyone who asks.
-        #[arg(long, default_value = "127.0.0.1:1137", value_name = "IP:PORT")]
-        bind: std::net::SocketAddrV4,
-        /// The server's NetBIOS name.
-        #[arg(long, default_value = nbns_conformance::serve::EMBEDDED_NAME, value_name = "NAME")]
-        name: String,
-        /// UDP port of clients that challenge queries go to (RFC 1002: 137).
-        #[arg(long, default_value_t = 137, value_name = "PORT")]
-        challenge_port: u16,
-    },
+    /// Run the reference WINS server: the model's state machine on UDP (NBNS) and TCP (WINS
+    /// replication), with a durable database.
+    #[command(after_help = SERVE_AFTER_HELP)]
+    Serve(nbns_conformance::serve::ServeArgs),
 }
+
+const SERVE_AFTER_HELP: &str = "\
+Durability: requests are handled in batches and the records a batch changed
+are committed to the database (fsync) before any reply of the batch is sent;
+a server killed at any moment keeps every registration it acknowledged, and
+its version ids go on increasing after a restart. A failed database write
+stops the server (exit status 3).
+
+Replication (MS-WINSRA): the server answers start/stop association, owner-
+version map and send-entries requests from its partners, pulls from them at
+start, on their update notifications and every --pull-interval, and sends
+them an update notification shortly after its own records change. Replicas
+are applied by the model's conflict rules (the code `nbns-model` checks).
+
+Example: two servers replicating with each other (as root, loopback):
+  nbns-conform serve --bind 127.0.0.21:137 --db a.redb --partner 127.0.0.22
+  nbns-conform serve --bind 127.0.0.22:137 --db b.redb --partner 127.0.0.21";
 
 const RUN_AFTER_HELP: &str = "\
 Scripts: one test a file (*.nbt); see conformance/scripts/README.md for the
@@ -239,11 +248,7 @@ fn main() -> ExitCode {
             jobs,
             quiet,
         }),
-        Command::Serve {
-            bind,
-            name,
-            challenge_port,
-        } => nbns_conformance::serve::main(bind, &name, challenge_port),
+        Command::Serve(args) => nbns_conformance::serve::main(&args),
     };
     ExitCode::from(code as u8)
 }

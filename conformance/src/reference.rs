@@ -7,7 +7,7 @@
 //! be replayed through it. Sockets live in [`crate::serve`].
 
 use nbns_model::proto::{self, NameKey, Packet, Time};
-use nbns_model::server::{Kind, Send, Server, ServerConfig};
+use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeStatus, NodeType, Opcode, Question, RData,
     Rcode, Record, Repr, RrType, StatusName, CLASS_IN,
@@ -108,21 +108,35 @@ pub struct Reference {
 
 impl Reference {
     pub fn new(cfg: ReferenceConfig) -> Result<Reference, String> {
-        let mut server = Server::new(cfg.addr);
+        let server = Server::new(cfg.addr);
+        Reference::with_server(cfg, server)
+    }
+
+    /// Resumes with a database read back from storage. The server's own
+    /// names are entered as static records unless they already are (a new
+    /// version at every start would replicate them again for nothing).
+    pub fn with_server(
+        cfg: ReferenceConfig,
+        mut server: Server<WireName, Ipv4Addr>,
+    ) -> Result<Reference, String> {
         let mut own_names = Vec::new();
         for suffix in [0x00, 0x20] {
             let name = NetbiosName::new(cfg.name.to_ascii_uppercase().as_bytes(), suffix)
                 .map_err(|e| format!("server name `{}`: {}", cfg.name, e.kind))?;
             own_names.push(name);
-            server.add_static(
-                0,
-                WireName {
-                    name,
-                    scope: "".into(),
-                },
-                Kind::Unique,
-                vec![cfg.addr],
-            );
+            let key = WireName {
+                name,
+                scope: "".into(),
+            };
+            let current = server.record(&key).is_some_and(|r| {
+                r.is_static
+                    && r.state == RecState::Active
+                    && r.owner == cfg.addr
+                    && r.addrs[..] == [cfg.addr]
+            });
+            if !current {
+                server.add_static(0, key, Kind::Unique, vec![cfg.addr]);
+            }
         }
         Ok(Reference {
             cfg,
@@ -137,6 +151,44 @@ impl Reference {
 
     pub fn server(&self) -> &Server<WireName, Ipv4Addr> {
         &self.server
+    }
+
+    /// The state machine itself, for the layers that persist and replicate
+    /// it ([`crate::wins`]).
+    pub fn server_mut(&mut self) -> &mut Server<WireName, Ipv4Addr> {
+        &mut self.server
+    }
+
+    pub fn config(&self) -> &ReferenceConfig {
+        &self.cfg
+    }
+
+    /// Whether `name` is one of the server's own static names.
+    pub fn is_own_name(&self, name: &WireName) -> bool {
+        name.scope.is_empty() && self.own_names.contains(&name.name)
+    }
+
+    /// Applies the records a replication partner sent for `owner` (versions
+    /// up to `max`) by the model's conflict rules; the challenge queries and
+    /// release demands they call for go to `reply`.
+    pub fn apply_pulled(
+        &mut self,
+        now: Time,
+        owner: Ipv4Addr,
+        max: u64,
+        records: Vec<nbns_model::server::Record<WireName, Ipv4Addr>>,
+        reply: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) {
+        nbns_model::replication::apply_pulled(
+            &mut self.server,
+            &self.cfg.server,
+            now,
+            owner,
+            max,
+            records,
+            &mut self.out,
+        );
+        self.flush(reply);
     }
 
     /// When [`tick`](Self::tick) next has work (challenge deadlines, expiries).

@@ -1,14 +1,17 @@
-//! The reference target on a real UDP socket: [`Reference`] driven by
-//! datagrams and a monotonic clock. Used in-process by `run` (the embedded
+//! The reference target on real sockets: a [`Wins`] server on a thread or
+//! in the foreground. Used in-process by `run` (the embedded
 //! default target) and on its own by `nbns-conform serve`.
 
-use crate::reference::{Reference, ReferenceConfig};
+use crate::reference::ReferenceConfig;
+use crate::wins::{Wins, WinsConfig};
+use crate::wrepl_service::ServiceConfig;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The embedded target's NetBIOS name.
 pub const EMBEDDED_NAME: &str = "NBNSVERIFY";
@@ -16,44 +19,10 @@ pub const EMBEDDED_NAME: &str = "NBNSVERIFY";
 /// that it never mistakes a client for itself.
 pub const EMBEDDED_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// Serves until `stop` is set. Checks `stop` at least every 50 ms.
-pub fn serve(socket: &UdpSocket, cfg: ReferenceConfig, stop: &AtomicBool) -> io::Result<()> {
-    let mut reference =
-        Reference::new(cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let start = Instant::now();
-    let mut buf = vec![0u8; 65536];
-    let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
-    // Deadlines are whole seconds: waking every 50 ms is precise enough,
-    // and setting the timeout once keeps a syscall off the per-packet path.
-    socket.set_read_timeout(Some(Duration::from_millis(50)))?;
-    while !stop.load(Ordering::Relaxed) {
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                reference.datagram(start.elapsed().as_secs(), from, &buf[..n], &mut out)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            // ICMP errors from earlier sends (a holder that is gone) surface
-            // here; they are not the server's problem.
-            Err(_) => {}
-        }
-        let secs = start.elapsed().as_secs();
-        if reference.next_deadline().is_some_and(|d| d <= secs) {
-            reference.tick(secs, &mut out);
-        }
-        for (to, bytes) in out.drain(..) {
-            let _ = socket.send_to(&bytes, to);
-        }
-    }
-    Ok(())
-}
-
 /// A reference target running on a thread of this process.
 pub struct Embedded {
     addr: SocketAddr,
+    wrepl: Option<SocketAddrV4>,
     name: String,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<io::Result<()>>>,
@@ -61,22 +30,32 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts on [`EMBEDDED_ADDR`] at a free port; challenges go to
-    /// `challenge_port` of the holders' addresses.
+    /// `challenge_port` of the holders' addresses. In-memory database, no
+    /// replication.
     pub fn start(challenge_port: u16) -> io::Result<Embedded> {
-        let socket = UdpSocket::bind((EMBEDDED_ADDR, 0))?;
-        let addr = socket.local_addr()?;
         let mut cfg = ReferenceConfig::new(EMBEDDED_NAME, EMBEDDED_ADDR);
         cfg.challenge_port = challenge_port;
-        // Fail now rather than on the thread.
-        Reference::new(cfg.clone()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Embedded::start_with(WinsConfig::new(cfg), SocketAddrV4::new(EMBEDDED_ADDR, 0))
+    }
+
+    /// Starts a reference WINS server configured by `cfg` on `bind` (port 0:
+    /// any free one).
+    pub fn start_with(cfg: WinsConfig, bind: SocketAddrV4) -> io::Result<Embedded> {
+        let socket = UdpSocket::bind(bind)?;
+        let addr = socket.local_addr()?;
+        let name = cfg.reference.name.clone();
+        let wins =
+            Wins::open(cfg, &socket).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let wrepl = wins.replication_addr();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("reference-target".into())
-            .spawn(move || serve(&socket, cfg, &flag))?;
+            .spawn(move || wins.serve(&socket, &flag))?;
         Ok(Embedded {
             addr,
-            name: EMBEDDED_NAME.into(),
+            wrepl,
+            name,
             stop,
             thread: Some(thread),
         })
@@ -89,6 +68,21 @@ impl Embedded {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Where it listens for WINS replication, when it does.
+    pub fn wrepl_addr(&self) -> Option<SocketAddrV4> {
+        self.wrepl
+    }
+
+    /// Stops the server; the error that stopped it earlier, if any.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the reference target panicked")),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Drop for Embedded {
@@ -100,24 +94,170 @@ impl Drop for Embedded {
     }
 }
 
+/// `nbns-conform serve`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// NBNS address to listen on (UDP). Loopback by default; a WINS server answers anyone who
+    /// asks. This IP is also the server's owner id in WINS replication.
+    #[arg(long, default_value = "127.0.0.1:1137", value_name = "IP:PORT")]
+    pub bind: SocketAddrV4,
+    /// The server's NetBIOS name (registered as <00> and <20>).
+    #[arg(long, default_value = EMBEDDED_NAME, value_name = "NAME")]
+    pub name: String,
+    /// UDP port of clients that challenge queries and release demands go to (RFC 1002: 137).
+    #[arg(long, default_value_t = 137, value_name = "PORT")]
+    pub challenge_port: u16,
+    /// Database file (created when missing). Every write the server acknowledged is on disk
+    /// before the acknowledgement is sent. Without it the database lives in memory.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// WINS replication address (TCP). Default: the --bind IP, port 42.
+    #[arg(long, value_name = "IP:PORT")]
+    pub wrepl_bind: Option<SocketAddrV4>,
+    /// Serve NBNS only, no WINS replication.
+    #[arg(long, conflicts_with_all = ["wrepl_bind", "partners"])]
+    pub no_wrepl: bool,
+    /// A replication partner, IP or IP:PORT (port 42 when absent); repeatable. Only partners
+    /// may associate; the server pulls from them and pushes update notifications to them.
+    #[arg(long = "partner", value_name = "IP[:PORT]", value_parser = parse_partner)]
+    pub partners: Vec<SocketAddrV4>,
+    /// How often to pull from every partner (besides on their notifications and at start);
+    /// 0 turns periodic pulls off. Durations: 90, 90s, 15m, 2h, 6d.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
+    pub pull_interval: Duration,
+    /// Renew interval: the largest TTL granted (Samba: 6 days).
+    #[arg(long, default_value = "6d", value_name = "DURATION", value_parser = parse_duration)]
+    pub renew_interval: Duration,
+    /// Extinction interval: a released record becomes a tombstone after this (Samba: 6 days).
+    #[arg(long, default_value = "6d", value_name = "DURATION", value_parser = parse_duration)]
+    pub extinction_interval: Duration,
+    /// Extinction timeout: a tombstone is deleted after this (Samba: 1 day).
+    #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_duration)]
+    pub extinction_timeout: Duration,
+    /// Verify interval: active replicas older than this are checked against their owner
+    /// when it is a partner (Samba: 24 days).
+    #[arg(long, default_value = "24d", value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_interval: Duration,
+    /// A replication peer silent this long in the middle of an exchange is dropped.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub wrepl_timeout: Duration,
+    /// Most replication connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub wrepl_max_connections: usize,
+}
+
+fn parse_partner(s: &str) -> Result<SocketAddrV4, String> {
+    if let Ok(ip) = s.parse::<Ipv4Addr>() {
+        return Ok(SocketAddrV4::new(ip, nbns_wire::wrepl::PORT));
+    }
+    s.parse::<SocketAddrV4>()
+        .map_err(|_| format!("`{s}` is not an IPv4 address or IPv4:PORT"))
+}
+
+/// `90`, `90s`, `15m`, `2h`, `6d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 90, 90s, 15m, 2h, 6d)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a duration: the unit must be s, m, h or d"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|secs| *secs <= u64::from(u32::MAX))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long"))
+}
+
+impl ServeArgs {
+    /// The server configuration these options describe.
+    pub fn config(&self) -> WinsConfig {
+        let ip = *self.bind.ip();
+        let mut reference = ReferenceConfig::new(&self.name, ip);
+        reference.challenge_port = self.challenge_port;
+        let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        reference.server.max_ttl = secs(self.renew_interval).max(reference.server.min_ttl);
+        reference.server.tombstone_interval = secs(self.extinction_interval);
+        reference.server.tombstone_timeout = secs(self.extinction_timeout);
+        let mut cfg = WinsConfig::new(reference);
+        cfg.db = self.db.clone();
+        cfg.verify_interval = self.verify_interval;
+        if !self.no_wrepl {
+            let mut s = ServiceConfig::new(ip);
+            s.bind = self
+                .wrepl_bind
+                .unwrap_or(SocketAddrV4::new(ip, nbns_wire::wrepl::PORT));
+            s.partners = self.partners.clone();
+            s.pull_interval = self.pull_interval;
+            s.idle_timeout = self.wrepl_timeout;
+            s.max_connections = self.wrepl_max_connections.max(1);
+            cfg.replication = Some(s);
+        }
+        cfg
+    }
+}
+
 /// `nbns-conform serve`: runs in the foreground until killed.
-pub fn main(bind: std::net::SocketAddrV4, name: &str, challenge_port: u16) -> i32 {
-    let socket = match UdpSocket::bind(bind) {
+pub fn main(args: &ServeArgs) -> i32 {
+    let socket = match UdpSocket::bind(args.bind) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot bind {bind}: {e}");
+            eprintln!("error: cannot bind udp {}: {e}", args.bind);
             return 2;
         }
     };
-    let mut cfg = ReferenceConfig::new(name, *bind.ip());
-    cfg.challenge_port = challenge_port;
-    eprintln!("reference WINS server {name} on udp {bind}; challenges go to port {challenge_port}");
+    let mut cfg = args.config();
+    let asked_for_wrepl = args.wrepl_bind.is_some() || !args.partners.is_empty();
+    let opened = match Wins::open(cfg.clone(), &socket) {
+        // Port 42 needs root; a quick start without partners goes on without it.
+        Err(e) if !asked_for_wrepl && cfg.replication.is_some() => {
+            eprintln!(
+                "warning: {e}; serving NBNS only (give --wrepl-bind IP:PORT for another port)"
+            );
+            cfg.replication = None;
+            Wins::open(cfg, &socket)
+        }
+        r => r,
+    };
+    let wins = match opened {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let db = match &args.db {
+        Some(p) => format!("database {}", p.display()),
+        None => "in-memory database (--db PATH keeps it)".into(),
+    };
+    let wrepl = match wins.replication_addr() {
+        Some(a) => format!(
+            "replication on tcp {a} with {} partner(s)",
+            args.partners.len()
+        ),
+        None => "no replication".into(),
+    };
+    eprintln!(
+        "reference WINS server {} on udp {}; {db}; {wrepl}; challenges go to port {}",
+        args.name, args.bind, args.challenge_port
+    );
     let stop = AtomicBool::new(false);
-    match serve(&socket, cfg, &stop) {
+    match wins.serve(&socket, &stop) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            3
         }
     }
 }

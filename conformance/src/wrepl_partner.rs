@@ -179,6 +179,12 @@ impl Conn {
         Ok(Conn::new(connect_from(local, peer, timeout)?, timeout))
     }
 
+    /// Sets the largest frame accepted (default [`MAX_FRAME_LEN`]). Call it
+    /// before the first read: bytes already buffered are dropped.
+    pub fn set_max_frame_len(&mut self, max: u32) {
+        self.splitter = FrameSplitter::with_max_frame_len(max);
+    }
+
     /// Bytes held by the frame reader (bounded by [`MAX_FRAME_LEN`] plus one read).
     pub fn buffered(&self) -> usize {
         self.splitter.buffered()

@@ -10,6 +10,7 @@
 use crate::expectations::Expectations;
 use crate::report;
 use crate::runner::{Failure, Verdict};
+use crate::serve;
 use crate::suite::{self, Outcome};
 use crate::wrepl_holders::{Holders, Policy};
 use crate::wrepl_matrix::{self, Expect, MatrixCase, Pool, Rec, Who};
@@ -224,17 +225,6 @@ fn parse_target(s: &str) -> Result<SocketAddrV4, String> {
 
 /// Runs the replication role; returns the exit status (0 ok, 1 failures, 2 usage).
 pub fn run(opts: &ReplOptions) -> i32 {
-    let Some(t) = &opts.target else {
-        eprintln!("error: --role replication needs --target IP (a WINS replication server)");
-        return 2;
-    };
-    let target = match parse_target(t) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: --target {e}");
-            return 2;
-        }
-    };
     let partners = if opts.partners.is_empty() {
         DEFAULT_PARTNERS.to_vec()
     } else {
@@ -244,6 +234,36 @@ pub fn run(opts: &ReplOptions) -> i32 {
         eprintln!("error: --role replication needs two --partner-addr (owners A and B)");
         return 2;
     }
+    // Without --target: the embedded reference target, with replication on,
+    // the runner's partner addresses as its partners and a database file so
+    // that it can be restarted.
+    let embedded = match &opts.target {
+        Some(_) => None,
+        None => match EmbeddedWins::start(&partners) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: cannot start the embedded reference target: {e}\n(it listens on {}:137 and :42 and the runner on 137 and 42 of its partner and holder addresses: run as root, e.g. in a network namespace of its own: `unshare -n sh -c 'ip link set lo up && nbns-conform run --role replication'`; or give --target)", serve::EMBEDDED_ADDR);
+                return 2;
+            }
+        },
+    };
+    let target = match (&opts.target, &embedded) {
+        (Some(t), _) => match parse_target(t) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: --target {e}");
+                return 2;
+            }
+        },
+        (None, Some(e)) => e.wrepl,
+        (None, None) => unreachable!("started above"),
+    };
+    let restart: Option<Box<dyn Fn() -> Result<(), String> + '_>> =
+        match (&opts.restart_cmd, &embedded) {
+            (Some(cmd), _) => Some(Box::new(move || restart_by_command(cmd))),
+            (None, Some(e)) => Some(Box::new(move || e.restart())),
+            (None, None) => None,
+        };
     let holder_addrs = if opts.holders.is_empty() {
         DEFAULT_HOLDERS.to_vec()
     } else {
@@ -311,7 +331,10 @@ pub fn run(opts: &ReplOptions) -> i32 {
         token,
         jobs: if opts.jobs == 0 { 8 } else { opts.jobs },
     };
-    let label = format!("WINS replication target {target}");
+    let label = match &embedded {
+        Some(_) => format!("embedded reference target {target}"),
+        None => format!("WINS replication target {target}"),
+    };
     eprintln!(
         "replication partner run against {target} (target owner {local}) as owners A={} B={}, holders {} (run {})",
         ctx.owner_a,
@@ -373,7 +396,7 @@ pub fn run(opts: &ReplOptions) -> i32 {
         print(&o);
         outcomes.push(o);
     }
-    for o in version_cases(&ctx, &selected, opts.restart_cmd.as_deref()) {
+    for o in version_cases(&ctx, &selected, restart.as_deref()) {
         print(&o);
         outcomes.push(o);
     }
@@ -1029,10 +1052,92 @@ fn local_max(ctx: &Ctx) -> Result<u64, String> {
         .map_or(0, |o| o.max_version))
 }
 
+/// Runs a `--restart-cmd`.
+fn restart_by_command(cmd: &str) -> Result<(), String> {
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run the restart command: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("the restart command failed ({st})"))
+    }
+}
+
+/// The embedded reference target as a replication partner of the runner:
+/// NBNS on [`serve::EMBEDDED_ADDR`]:137, replication on :42, its database
+/// in a file of its own (removed at the end) so that it survives a restart.
+struct EmbeddedWins {
+    server: Mutex<Option<serve::Embedded>>,
+    cfg: crate::wins::WinsConfig,
+    wrepl: SocketAddrV4,
+    db: PathBuf,
+}
+
+impl EmbeddedWins {
+    fn start(partners: &[Ipv4Addr]) -> Result<EmbeddedWins, String> {
+        let ip = serve::EMBEDDED_ADDR;
+        let db =
+            std::env::temp_dir().join(format!("nbns-verify-embedded-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&db);
+        let mut reference = crate::reference::ReferenceConfig::new(serve::EMBEDDED_NAME, ip);
+        reference.challenge_port = nbns_wire::nbns::PORT;
+        let mut cfg = crate::wins::WinsConfig::new(reference);
+        cfg.db = Some(db.clone());
+        let mut service = crate::wrepl_service::ServiceConfig::new(ip);
+        service.partners = partners
+            .iter()
+            .map(|p| SocketAddrV4::new(*p, nbns_wire::wrepl::PORT))
+            .collect();
+        cfg.replication = Some(service);
+        let server = Self::launch(&cfg)?;
+        let wrepl = server.wrepl_addr().ok_or("replication did not start")?;
+        Ok(EmbeddedWins {
+            server: Mutex::new(Some(server)),
+            cfg,
+            wrepl,
+            db,
+        })
+    }
+
+    fn launch(cfg: &crate::wins::WinsConfig) -> Result<serve::Embedded, String> {
+        let bind = SocketAddrV4::new(cfg.reference.addr, nbns_wire::nbns::PORT);
+        serve::Embedded::start_with(cfg.clone(), bind).map_err(|e| e.to_string())
+    }
+
+    /// Stops the server and starts it again on the same database.
+    fn restart(&self) -> Result<(), String> {
+        let mut g = self.server.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = g.take() {
+            s.stop()
+                .map_err(|e| format!("the reference target had stopped: {e}"))?;
+        }
+        *g = Some(Self::launch(&self.cfg)?);
+        Ok(())
+    }
+}
+
+impl Drop for EmbeddedWins {
+    fn drop(&mut self) {
+        if let Some(s) = self
+            .server
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = s.stop();
+        }
+        let _ = std::fs::remove_file(&self.db);
+    }
+}
+
 fn version_cases(
     ctx: &Ctx,
     selected: &dyn Fn(&str) -> bool,
-    restart: Option<&str>,
+    restart: Option<&(dyn Fn() -> Result<(), String> + '_)>,
 ) -> Vec<Outcome> {
     let mut out = Vec::new();
     let n1 = "version-id/increase";
@@ -1086,7 +1191,7 @@ fn version_cases(
     }
     let title = "the target's versions keep increasing across a restart (MS-WINSRA)";
     let t1 = Instant::now();
-    let (Some(cmd), Some(max1)) = (restart, before_restart) else {
+    let (Some(restart), Some(max1)) = (restart, before_restart) else {
         out.push(outcome(
             n2,
             title,
@@ -1100,15 +1205,7 @@ fn version_cases(
         return out;
     };
     let verdict = (|| {
-        let st = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(std::process::Stdio::null())
-            .status()
-            .map_err(|e| format!("cannot run the restart command: {e}"))?;
-        if !st.success() {
-            return Err(format!("the restart command failed ({st})"));
-        }
+        restart()?;
         // Bounded wait until the target answers again.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

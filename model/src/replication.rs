@@ -511,12 +511,35 @@ pub fn pull<N: NameKey, A: Addr>(
         if max <= have {
             continue;
         }
-        for rec in entries(src, owner, have + 1, max) {
-            apply_replica(dst, cfg, now, rec, out);
-        }
-        dst.raise_known(owner, max);
+        let recs = entries(src, owner, have + 1, max);
+        apply_pulled(dst, cfg, now, owner, max, recs, out);
     }
     before != *dst
+}
+
+/// Applies the records a partner sent for `owner` (a send-entries reply for versions up to
+/// `max`) in version order, then remembers `max` as seen, so the next pull asks for newer
+/// ones only. A pull over the network and [`pull`] share this step.
+pub fn apply_pulled<N: NameKey, A: Addr>(
+    dst: &mut Server<N, A>,
+    cfg: &ServerConfig,
+    now: Time,
+    owner: A,
+    max: Version,
+    mut records: Vec<Record<N, A>>,
+    out: &mut Vec<Send<N, A>>,
+) {
+    if owner == dst.me {
+        return; // our own records come back from partners: we are their source
+    }
+    records.sort_by_key(|r| r.version);
+    for rec in records {
+        if rec.owner == dst.me {
+            continue;
+        }
+        apply_replica(dst, cfg, now, rec, out);
+    }
+    dst.raise_known(owner, max);
 }
 
 /// Whether a pull would change anything (cheap check: `src` has owner versions `dst` lacks).

@@ -31,7 +31,8 @@ pub type OwnerVersions<A> = SmallVec<[(A, Version); 3]>;
 pub enum Kind {
     /// A unique name with one address.
     Unique,
-    /// A normal group (members are not tracked, as nmbd's 255.255.255.255).
+    /// A normal group: members are not tracked (queries get 255.255.255.255); the record
+    /// keeps its first registrant's address for replication.
     Group,
     /// A special group (`<1C>`): up to `special_group_max` member addresses.
     SpecialGroup,
@@ -186,6 +187,46 @@ pub struct Server<N, A> {
     pub next_version: Version,
     /// Highest version held per other owner (the owner-version map used for pulls), sorted.
     pub known: OwnerVersions<A>,
+    /// Names whose records may have changed, for a caller that persists the database.
+    pub journal: Journal<N>,
+}
+
+/// Names touched since the last [`Server::take_changed`]. Off in the model; when on, every
+/// input that can change a record notes the record's name. It never tells states apart:
+/// two servers with different journals compare, hash and order as equal.
+#[derive(Clone, Debug)]
+pub struct Journal<N> {
+    on: bool,
+    names: Vec<N>,
+}
+
+impl<N> Default for Journal<N> {
+    fn default() -> Self {
+        Journal {
+            on: false,
+            names: Vec::new(),
+        }
+    }
+}
+
+impl<N> PartialEq for Journal<N> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<N> Eq for Journal<N> {}
+impl<N> PartialOrd for Journal<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<N> Ord for Journal<N> {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+impl<N> std::hash::Hash for Journal<N> {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 impl<N: NameKey, A: Addr> Server<N, A> {
@@ -197,6 +238,32 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             pending: SmallVec::new(),
             next_version: 1,
             known: SmallVec::new(),
+            journal: Journal::default(),
+        }
+    }
+
+    /// Starts noting changed names (see [`Server::take_changed`]).
+    pub fn keep_journal(&mut self) {
+        self.journal.on = true;
+    }
+
+    /// The names whose records may have changed since the last call (sorted, no repeats):
+    /// look each up with [`Server::record`]; a name without a record was deleted.
+    pub fn take_changed(&mut self) -> Vec<N> {
+        let mut v = std::mem::take(&mut self.journal.names);
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether [`Server::take_changed`] has names to give.
+    pub fn has_changes(&self) -> bool {
+        !self.journal.names.is_empty()
+    }
+
+    fn touch(&mut self, name: &N) {
+        if self.journal.on {
+            self.journal.names.push(name.clone());
         }
     }
 
@@ -221,6 +288,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
 
     /// Inserts or replaces the record for `rec.name`.
     pub(crate) fn put(&mut self, rec: Record<N, A>) {
+        self.touch(&rec.name);
         match self.find(&rec.name) {
             Ok(i) => self.records[i] = rec,
             Err(i) => self.records.insert(i, rec),
@@ -299,6 +367,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         packet: Packet<N, A>,
         out: &mut Vec<Send<N, A>>,
     ) {
+        if !matches!(packet, Packet::Query { .. }) {
+            self.touch(packet.name());
+        }
         match packet {
             Packet::Register {
                 name,
@@ -348,7 +419,11 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         rcode: Rcode::Ok,
                         ttl: r.expires.saturating_sub(now).min(u64::from(u32::MAX)) as u32,
                         group: !r.kind.is_unique(),
-                        addrs: r.addrs.clone(),
+                        addrs: if r.kind == Kind::Group {
+                            AddrList::new()
+                        } else {
+                            r.addrs.clone()
+                        },
                     },
                     None => negative(Opcode::Query, name, Rcode::NamErr),
                 };
@@ -407,11 +482,15 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let Some(i) = idx else {
             // A free name (none, released or tombstone): granted.
             let (kind, addrs) = if r.group {
-                if r.name.is_special_group() {
-                    (Kind::SpecialGroup, AddrList::one(r.addr))
+                // A normal group keeps its first registrant's address: it is
+                // what replication carries (Samba does the same); queries are
+                // answered without members all the same.
+                let kind = if r.name.is_special_group() {
+                    Kind::SpecialGroup
                 } else {
-                    (Kind::Group, AddrList::new())
-                }
+                    Kind::Group
+                };
+                (kind, AddrList::one(r.addr))
             } else if r.multihomed {
                 (Kind::Multihomed, AddrList::one(r.addr))
             } else {
@@ -708,6 +787,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         name: &N,
         out: &mut Vec<Send<N, A>>,
     ) -> bool {
+        self.touch(name);
         let Some(pi) = self.pending.iter().position(|p| &p.name == name) else {
             return false;
         };
@@ -807,8 +887,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             return;
         }
         let released = match rec.kind {
+            // A normal group is released by the member whose address it keeps (Samba);
+            // other members' releases change nothing.
+            Kind::Group | Kind::Unique if rec.addrs.contains(&addr) => true,
             Kind::Group => false,
-            Kind::Unique if rec.addrs.contains(&addr) => true,
             Kind::Multihomed | Kind::SpecialGroup if rec.addrs.contains(&addr) => {
                 set_remove(&mut rec.addrs, &addr);
                 if !rec.addrs.is_empty() {
@@ -846,6 +928,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     /// new version so partners learn of it), a tombstone is deleted. Static records never
     /// expire; replicas only leave as tombstones. Returns false when there was nothing to do.
     pub fn scavenge(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
+        self.touch(name);
         let Ok(i) = self.find(name) else {
             return false;
         };
@@ -934,6 +1017,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
 
     /// Deletes a static mapping: it becomes a tombstone (so partners delete it too).
     pub fn delete_static(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
+        self.touch(name);
         let Ok(i) = self.find(name) else {
             return false;
         };

@@ -1,0 +1,361 @@
+//! The reference target as a whole WINS server: the NBNS packet layer
+//! ([`Reference`], around the model's state machine), its durable database
+//! ([`Db`]) and WINS replication on TCP 42 ([`Service`]), sharing one lock.
+//!
+//! Durability: requests are handled in batches; the records a batch changed
+//! are written in one transaction and committed before any reply of the batch
+//! is sent. A reply the server sent is therefore on disk (with `--db`), and a
+//! crash loses only requests nobody was answered for. A failed write stops
+//! the server rather than answer what it could not store.
+//!
+//! Time is UNIX seconds on a monotonic clock, so expiry times mean the same
+//! thing after a restart.
+
+use crate::db::{Batch, Db, Stored};
+use crate::reference::{Reference, ReferenceConfig};
+use crate::wrepl_records::{from_wire, to_wire};
+use crate::wrepl_service::{ReplicaDb, Service, ServiceConfig};
+use nbns_model::proto::Time;
+use nbns_model::replication;
+use nbns_model::server::Server;
+use nbns_wire::wrepl::{OwnedNameRecord, OwnerRecord};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Everything `serve` can be told.
+#[derive(Debug, Clone)]
+pub struct WinsConfig {
+    /// The NBNS side and the state machine's settings (TTLs, scavenging).
+    pub reference: ReferenceConfig,
+    /// The database file; in memory when `None`.
+    pub db: Option<PathBuf>,
+    /// WINS replication; off when `None`.
+    pub replication: Option<ServiceConfig>,
+    /// Requests handled before one commit at most (group commit under load).
+    pub batch: usize,
+    /// Active replicas older than this are checked against their owner.
+    pub verify_interval: Duration,
+}
+
+impl WinsConfig {
+    pub fn new(reference: ReferenceConfig) -> Self {
+        WinsConfig {
+            reference,
+            db: None,
+            replication: None,
+            batch: 64,
+            verify_interval: Duration::from_secs(24 * 86_400),
+        }
+    }
+}
+
+/// Seconds since the UNIX epoch that never go backwards while we run.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    base: Time,
+    start: Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let base = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Clock {
+            base,
+            start: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        self.base + self.start.elapsed().as_secs()
+    }
+}
+
+/// What the lock guards.
+struct Core {
+    reference: Reference,
+    db: Db,
+    clock: Clock,
+    /// For packets that replication calls for (challenges, release demands).
+    udp: UdpSocket,
+    replies: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl Core {
+    /// Writes the records the last inputs changed, in one transaction.
+    fn commit(&mut self) -> Result<(), String> {
+        let server = self.reference.server_mut();
+        let names = server.take_changed();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch {
+            me: server.me,
+            next_version: server.next_version,
+            known: server.known.to_vec(),
+            ..Batch::default()
+        };
+        for name in names {
+            match server.record(&name) {
+                Some(r) => batch.put.push(r.clone()),
+                None => batch.delete.push(name),
+            }
+        }
+        self.db.write(&batch).map_err(|e| e.to_string())
+    }
+
+    /// Commits, then sends what is owed; nothing is sent when the write failed.
+    fn commit_and_send(&mut self, socket: &UdpSocket) -> Result<(), String> {
+        let written = self.commit();
+        if written.is_err() {
+            self.replies.clear();
+        }
+        for (to, bytes) in self.replies.drain(..) {
+            let _ = socket.send_to(&bytes, to);
+        }
+        written
+    }
+
+    fn own_max(&self) -> u64 {
+        self.reference.server().next_version - 1
+    }
+}
+
+/// The database as the replication service sees it.
+#[derive(Clone)]
+struct Shared {
+    core: Arc<Mutex<Core>>,
+    me: Ipv4Addr,
+    /// Set when a write failed: the UDP loop stops the server.
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ReplicaDb for Shared {
+    fn me(&self) -> Ipv4Addr {
+        self.me
+    }
+
+    fn owner_map(&self) -> Vec<OwnerRecord> {
+        self.lock()
+            .reference
+            .server()
+            .owner_versions()
+            .into_iter()
+            .map(|(address, max_version)| OwnerRecord {
+                address,
+                max_version,
+                min_version: 0,
+                owner_type: 1,
+            })
+            .collect()
+    }
+
+    fn entries(&self, owner: Ipv4Addr, min: u64, max: u64) -> Vec<OwnedNameRecord> {
+        let max = if max == 0 { u64::MAX } else { max };
+        let core = self.lock();
+        // The server's own names stay local: they are static records, and
+        // the Samba AD DC cannot store a static active replica (it fails
+        // the whole reply and stalls replication from us).
+        replication::entries(core.reference.server(), owner, min, max)
+            .iter()
+            .filter(|r| !(r.owner == self.me && core.reference.is_own_name(&r.name)))
+            .map(to_wire)
+            .collect()
+    }
+
+    fn known_version(&self, owner: Ipv4Addr) -> u64 {
+        self.lock().reference.server().known_version(owner)
+    }
+
+    fn apply(
+        &self,
+        owner: Ipv4Addr,
+        max: u64,
+        records: Vec<OwnedNameRecord>,
+    ) -> Result<(), String> {
+        let mut core = self.lock();
+        let core = &mut *core;
+        let now = core.clock.now();
+        let cfg = core.reference.config().server.clone();
+        let recs = records
+            .iter()
+            .filter_map(|w| from_wire(w, owner, &cfg, now))
+            .collect();
+        let mut replies = std::mem::take(&mut core.replies);
+        core.reference
+            .apply_pulled(now, owner, max, recs, &mut replies);
+        core.replies = replies;
+        let udp = core.udp.try_clone().map_err(|e| e.to_string())?;
+        let r = core.commit_and_send(&udp);
+        if let Err(e) = &r {
+            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        }
+        r
+    }
+}
+
+/// A reference WINS server ready to serve on its UDP socket.
+pub struct Wins {
+    shared: Shared,
+    service: Option<Service>,
+    batch: usize,
+}
+
+impl Wins {
+    /// Opens (or creates) the database, restores the records and starts
+    /// replication. `udp` is the server's NBNS socket.
+    pub fn open(cfg: WinsConfig, udp: &UdpSocket) -> Result<Wins, String> {
+        let db = Db::open(cfg.db.as_deref()).map_err(|e| e.to_string())?;
+        let stored = db.load().map_err(|e| e.to_string())?;
+        let me = cfg.reference.addr;
+        let server = restore(me, stored);
+        let reference = Reference::with_server(cfg.reference.clone(), server)?;
+        let core = Core {
+            reference,
+            db,
+            clock: Clock::new(),
+            udp: udp
+                .try_clone()
+                .map_err(|e| format!("cannot share the UDP socket: {e}"))?,
+            replies: Vec::new(),
+        };
+        let shared = Shared {
+            core: Arc::new(Mutex::new(core)),
+            me,
+            failed: Arc::new(Mutex::new(None)),
+        };
+        // The server's own names, and anything the restore touched.
+        shared.lock().commit()?;
+        let service = match cfg.replication {
+            Some(scfg) => Some(
+                Service::start(scfg, Arc::new(shared.clone()))
+                    .map_err(|e| format!("WINS replication: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Wins {
+            shared,
+            service,
+            batch: cfg.batch.max(1),
+        })
+    }
+
+    /// Where replication listens, when it is on.
+    pub fn replication_addr(&self) -> Option<std::net::SocketAddrV4> {
+        self.service.as_ref().map(|s| s.local_addr())
+    }
+
+    /// Asks every replication partner for new records now.
+    pub fn pull_now(&self) {
+        if let Some(s) = &self.service {
+            s.pull_now();
+        }
+    }
+
+    /// Serves `socket` until `stop` is set (checked at least every 50 ms)
+    /// or a database write fails.
+    pub fn serve(&self, socket: &UdpSocket, stop: &AtomicBool) -> io::Result<()> {
+        let mut buf = vec![0u8; 65536];
+        let mut announced = self.shared.lock().own_max();
+        // Deadlines are whole seconds: waking every 50 ms is precise enough,
+        // and setting the timeout once keeps a syscall off the per-packet path.
+        socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        while !stop.load(Ordering::Relaxed) {
+            let first = match socket.recv_from(&mut buf) {
+                Ok((n, from)) => Some((n, from)),
+                // Timeouts, and ICMP errors from earlier sends (a holder that
+                // is gone): neither is the server's problem.
+                Err(_) => None,
+            };
+            let mut core = self.shared.lock();
+            let core = &mut *core;
+            let now = core.clock.now();
+            if let Some((n, from)) = first {
+                let mut replies = std::mem::take(&mut core.replies);
+                core.reference.datagram(now, from, &buf[..n], &mut replies);
+                // A request that changed the database waits for a commit:
+                // let the requests already queued share it.
+                if core.reference.server().has_changes() && self.batch > 1 {
+                    socket.set_nonblocking(true)?;
+                    for _ in 1..self.batch {
+                        let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                            break;
+                        };
+                        core.reference.datagram(now, from, &buf[..n], &mut replies);
+                    }
+                    socket.set_nonblocking(false)?;
+                }
+                core.replies = replies;
+            }
+            if core.reference.next_deadline().is_some_and(|d| d <= now) {
+                let mut replies = std::mem::take(&mut core.replies);
+                core.reference.tick(now, &mut replies);
+                core.replies = replies;
+            }
+            if let Err(e) = core.commit_and_send(socket) {
+                return Err(io::Error::other(format!(
+                    "database write failed, stopping: {e}"
+                )));
+            }
+            if let Some(e) = self
+                .shared
+                .failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                return Err(io::Error::other(format!(
+                    "database write failed, stopping: {e}"
+                )));
+            }
+            let own = core.own_max();
+            if own > announced {
+                announced = own;
+                if let Some(s) = &self.service {
+                    s.notify_changed();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state machine as the database left it. Version ids go on from the
+/// highest one ever given (the store keeps the counter; MS-WINSRA requires
+/// ids to increase across restarts).
+fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::reference::WireName, Ipv4Addr> {
+    let mut server = Server::new(me);
+    server.keep_journal();
+    if let Some(old) = stored.me.filter(|old| *old != me) {
+        eprintln!(
+            "warning: the database was written by the server at {old}; its records stay that owner's replicas"
+        );
+    }
+    let mut records = stored.records;
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    records.dedup_by(|a, b| a.name == b.name);
+    server.next_version = stored.next_version.max(1);
+    for r in &records {
+        if r.owner == me {
+            server.next_version = server.next_version.max(r.version + 1);
+        }
+    }
+    server.records = records.into_iter().collect();
+    let mut known = stored.known;
+    known.retain(|(o, _)| *o != me);
+    known.sort();
+    known.dedup_by(|a, b| a.0 == b.0);
+    server.known = known.into_iter().collect();
+    server
+}

@@ -1,0 +1,166 @@
+//! The reference target's records on the replication wire: the model's
+//! [`Record`] to and from MS-WINSRA name records ([`OwnedNameRecord`]).
+
+use crate::reference::WireName;
+use nbns_model::proto::{NodeType, Time};
+use nbns_model::server::{Kind, RecState, Record, ServerConfig};
+use nbns_wire::wrepl::{
+    self, AddressPair, Flags, OwnedNameRecord, OwnedRecordName, RecordState, RecordType,
+    RECORD_RESERVED,
+};
+use std::net::Ipv4Addr;
+
+/// A record of the reference target's database.
+pub type WinsRecord = Record<WireName, Ipv4Addr>;
+
+/// The name record a partner receives for `r` in a send-entries reply.
+pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
+    let rt = match r.kind {
+        Kind::Unique => RecordType::Unique,
+        Kind::Group => RecordType::Group,
+        Kind::SpecialGroup => RecordType::SpecialGroup,
+        Kind::Multihomed => RecordType::Multihomed,
+    };
+    let st = match r.state {
+        RecState::Active => RecordState::Active,
+        RecState::Released => RecordState::Released,
+        RecState::Tombstone => RecordState::Tombstone,
+    };
+    let node = match r.node {
+        NodeType::B => wrepl::NodeType::B,
+        NodeType::P => wrepl::NodeType::P,
+        NodeType::M => wrepl::NodeType::M,
+        NodeType::H => wrepl::NodeType::H,
+    };
+    let single = match r.kind {
+        // A normal group keeps no members: Windows and Samba send the
+        // limited broadcast address.
+        Kind::Group => r.addrs.first().copied().unwrap_or(Ipv4Addr::BROADCAST),
+        _ => r.addrs.first().copied().unwrap_or(Ipv4Addr::UNSPECIFIED),
+    };
+    OwnedNameRecord {
+        name: OwnedRecordName::Netbios {
+            name: r.name.name,
+            scope: r.name.scope.as_bytes().to_vec(),
+        },
+        flags: Flags::new(rt, st, node, r.is_static, false),
+        group: rt.is_group() as u32,
+        version: r.version,
+        addresses: if rt.has_address_list() {
+            r.addrs
+                .iter()
+                .map(|a| AddressPair {
+                    owner: r.owner,
+                    address: *a,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        single,
+        reserved: RECORD_RESERVED,
+    }
+}
+
+/// The replica a send-entries reply for `owner` carries, received at `now`;
+/// `None` for a name the model cannot hold (a short name, a scope that is
+/// not text).
+pub fn from_wire(
+    w: &OwnedNameRecord,
+    owner: Ipv4Addr,
+    cfg: &ServerConfig,
+    now: Time,
+) -> Option<WinsRecord> {
+    let OwnedRecordName::Netbios { name, scope } = &w.name else {
+        return None;
+    };
+    let scope = std::str::from_utf8(scope).ok()?;
+    let kind = match w.flags.record_type() {
+        RecordType::Unique => Kind::Unique,
+        RecordType::Group => Kind::Group,
+        RecordType::SpecialGroup => Kind::SpecialGroup,
+        RecordType::Multihomed => Kind::Multihomed,
+    };
+    let (state, expires) = match w.flags.state() {
+        // Active replicas do not age here: their owner replicates the change.
+        RecordState::Active => (RecState::Active, Time::MAX),
+        RecordState::Released => (RecState::Released, now + Time::from(cfg.tombstone_interval)),
+        RecordState::Tombstone | RecordState::Deleted => {
+            (RecState::Tombstone, now + Time::from(cfg.tombstone_timeout))
+        }
+    };
+    let node = match w.flags.node_type() {
+        wrepl::NodeType::B => NodeType::B,
+        wrepl::NodeType::P => NodeType::P,
+        wrepl::NodeType::M => NodeType::M,
+        wrepl::NodeType::H => NodeType::H,
+    };
+    let mut addrs: Vec<Ipv4Addr> = match w.as_record().addresses {
+        wrepl::Addresses::Single(a) => vec![a],
+        wrepl::Addresses::List(l) => l.iter().map(|p| p.address).collect(),
+    };
+    addrs.retain(|a| !a.is_unspecified());
+    addrs.sort();
+    addrs.dedup();
+    Some(Record {
+        name: WireName {
+            name: *name,
+            scope: scope.into(),
+        },
+        kind,
+        state,
+        is_static: w.flags.is_static(),
+        node,
+        addrs: addrs.into_iter().collect(),
+        owner,
+        version: w.version,
+        expires,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nbns_wire::NetbiosName;
+
+    fn rec(kind: Kind, state: RecState, addrs: &[Ipv4Addr], scope: &str) -> WinsRecord {
+        Record {
+            name: WireName {
+                name: NetbiosName::new(b"HOST", 0x20).unwrap(),
+                scope: scope.into(),
+            },
+            kind,
+            state,
+            is_static: kind == Kind::Unique,
+            node: NodeType::M,
+            addrs: addrs.iter().copied().collect(),
+            owner: Ipv4Addr::new(127, 0, 0, 9),
+            version: 77,
+            expires: Time::MAX,
+        }
+    }
+
+    #[test]
+    fn records_survive_the_wire() {
+        let cfg = ServerConfig::default();
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let b = Ipv4Addr::new(10, 0, 0, 2);
+        for r in [
+            rec(Kind::Unique, RecState::Active, &[a], ""),
+            rec(Kind::Group, RecState::Active, &[a], "corp.example"),
+            rec(Kind::SpecialGroup, RecState::Active, &[a, b], ""),
+            rec(Kind::Multihomed, RecState::Tombstone, &[a, b], ""),
+        ] {
+            let w = to_wire(&r);
+            // Through the bytes too: what a partner really parses.
+            let bytes = w.as_record();
+            let back = OwnedNameRecord::from_record(&bytes);
+            let got = from_wire(&back, r.owner, &cfg, 5).expect("a NetBIOS name");
+            let mut want = r.clone();
+            if r.state == RecState::Tombstone {
+                want.expires = 5 + Time::from(cfg.tombstone_timeout);
+            }
+            assert_eq!(got, want);
+        }
+    }
+}
