@@ -168,6 +168,29 @@ impl Reference {
         name.scope.is_empty() && self.own_names.contains(&name.name)
     }
 
+    /// Verifies the replicas of `owner` against `held`, everything the owner
+    /// holds (see [`nbns_model::replication::verify_replicas`]).
+    pub fn verify_replicas(
+        &mut self,
+        now: Time,
+        owner: Ipv4Addr,
+        max: u64,
+        held: Vec<nbns_model::server::Record<WireName, Ipv4Addr>>,
+        reply: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) -> usize {
+        let n = nbns_model::replication::verify_replicas(
+            &mut self.server,
+            &self.cfg.server,
+            now,
+            owner,
+            max,
+            held,
+            &mut self.out,
+        );
+        self.flush(reply);
+        n
+    }
+
     /// Applies the records a replication partner sent for `owner` (versions
     /// up to `max`) by the model's conflict rules; the challenge queries and
     /// release demands they call for go to `reply`.

@@ -134,8 +134,8 @@ pub struct ServeArgs {
     /// Extinction timeout: a tombstone is deleted after this (Samba: 1 day).
     #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_duration)]
     pub extinction_timeout: Duration,
-    /// Verify interval: active replicas older than this are checked against their owner
-    /// when it is a partner (Samba: 24 days).
+    /// Verify interval: this often, the replicas a partner owns are checked against all of its
+    /// records; one it no longer holds becomes a tombstone (Samba: 24 days; 0: never).
     #[arg(long, default_value = "24d", value_name = "DURATION", value_parser = parse_duration)]
     pub verify_interval: Duration,
     /// A replication peer silent this long in the middle of an exchange is dropped.
@@ -187,12 +187,15 @@ impl ServeArgs {
         let mut reference = ReferenceConfig::new(&self.name, ip);
         reference.challenge_port = self.challenge_port;
         let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-        reference.server.max_ttl = secs(self.renew_interval).max(reference.server.min_ttl);
+        // The renew interval caps the TTLs granted (a short one, for tests,
+        // lowers the smallest TTL with it).
+        let renew = secs(self.renew_interval).max(1);
+        reference.server.max_ttl = renew;
+        reference.server.min_ttl = reference.server.min_ttl.min(renew);
         reference.server.tombstone_interval = secs(self.extinction_interval);
         reference.server.tombstone_timeout = secs(self.extinction_timeout);
         let mut cfg = WinsConfig::new(reference);
         cfg.db = self.db.clone();
-        cfg.verify_interval = self.verify_interval;
         if !self.no_wrepl {
             let mut s = ServiceConfig::new(ip);
             s.bind = self
@@ -200,6 +203,7 @@ impl ServeArgs {
                 .unwrap_or(SocketAddrV4::new(ip, nbns_wire::wrepl::PORT));
             s.partners = self.partners.clone();
             s.pull_interval = self.pull_interval;
+            s.verify_interval = self.verify_interval;
             s.idle_timeout = self.wrepl_timeout;
             s.max_connections = self.wrepl_max_connections.max(1);
             cfg.replication = Some(s);

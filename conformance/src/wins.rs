@@ -13,7 +13,7 @@
 
 use crate::db::{Batch, Db, Stored};
 use crate::reference::{Reference, ReferenceConfig};
-use crate::wrepl_records::{from_wire, to_wire};
+use crate::wrepl_records::{from_wire, to_wire, WinsRecord};
 use crate::wrepl_service::{ReplicaDb, Service, ServiceConfig};
 use nbns_model::proto::Time;
 use nbns_model::replication;
@@ -37,8 +37,6 @@ pub struct WinsConfig {
     pub replication: Option<ServiceConfig>,
     /// Requests handled before one commit at most (group commit under load).
     pub batch: usize,
-    /// Active replicas older than this are checked against their owner.
-    pub verify_interval: Duration,
 }
 
 impl WinsConfig {
@@ -48,7 +46,6 @@ impl WinsConfig {
             db: None,
             replication: None,
             batch: 64,
-            verify_interval: Duration::from_secs(24 * 86_400),
         }
     }
 }
@@ -185,17 +182,37 @@ impl ReplicaDb for Shared {
         records: Vec<OwnedNameRecord>,
     ) -> Result<(), String> {
         let mut core = self.lock();
-        let core = &mut *core;
+        let recs = replicas(&core, owner, &records);
         let now = core.clock.now();
-        let cfg = core.reference.config().server.clone();
-        let recs = records
-            .iter()
-            .filter_map(|w| from_wire(w, owner, &cfg, now))
-            .collect();
         let mut replies = std::mem::take(&mut core.replies);
         core.reference
             .apply_pulled(now, owner, max, recs, &mut replies);
         core.replies = replies;
+        self.settle(&mut core)
+    }
+
+    fn verify(
+        &self,
+        owner: Ipv4Addr,
+        max: u64,
+        records: Vec<OwnedNameRecord>,
+    ) -> Result<usize, String> {
+        let mut core = self.lock();
+        let recs = replicas(&core, owner, &records);
+        let now = core.clock.now();
+        let mut replies = std::mem::take(&mut core.replies);
+        let ended = core
+            .reference
+            .verify_replicas(now, owner, max, recs, &mut replies);
+        core.replies = replies;
+        self.settle(&mut core).map(|()| ended)
+    }
+}
+
+impl Shared {
+    /// Commits and sends what the last change owes; a failed write is
+    /// remembered for the UDP loop, which stops the server.
+    fn settle(&self, core: &mut Core) -> Result<(), String> {
         let udp = core.udp.try_clone().map_err(|e| e.to_string())?;
         let r = core.commit_and_send(&udp);
         if let Err(e) = &r {
@@ -203,6 +220,16 @@ impl ReplicaDb for Shared {
         }
         r
     }
+}
+
+/// Name records a partner sent for `owner`, as the model holds them.
+fn replicas(core: &Core, owner: Ipv4Addr, records: &[OwnedNameRecord]) -> Vec<WinsRecord> {
+    let now = core.clock.now();
+    let cfg = &core.reference.config().server;
+    records
+        .iter()
+        .filter_map(|w| from_wire(w, owner, cfg, now))
+        .collect()
 }
 
 /// A reference WINS server ready to serve on its UDP socket.

@@ -45,6 +45,14 @@ pub trait ReplicaDb: Send + Sync + 'static {
     /// durable when it returns Ok.
     fn apply(&self, owner: Ipv4Addr, max: u64, records: Vec<OwnedNameRecord>)
         -> Result<(), String>;
+    /// Verification: `records` is everything `owner` itself holds (versions up to `max`);
+    /// active replicas of `owner` missing from it are ended. Returns how many were.
+    fn verify(
+        &self,
+        owner: Ipv4Addr,
+        max: u64,
+        records: Vec<OwnedNameRecord>,
+    ) -> Result<usize, String>;
 }
 
 /// How the service listens, whom it talks to and its bounds.
@@ -56,6 +64,8 @@ pub struct ServiceConfig {
     pub partners: Vec<SocketAddrV4>,
     /// Periodic pull from every partner, the first one at start (0: never).
     pub pull_interval: Duration,
+    /// How often the replicas a partner owns are verified against it (0: never).
+    pub verify_interval: Duration,
     /// Local changes are coalesced this long before partners are notified.
     pub push_delay: Duration,
     /// A peer silent this long on an inbound connection is dropped.
@@ -77,6 +87,7 @@ impl ServiceConfig {
             bind: SocketAddrV4::new(me, PORT),
             partners: Vec::new(),
             pull_interval: Duration::from_secs(30 * 60),
+            verify_interval: Duration::from_secs(24 * 86_400),
             push_delay: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(30),
             exchange_timeout: Duration::from_secs(5),
@@ -107,6 +118,9 @@ pub struct ServiceStats {
     pub pushes_failed: u64,
     /// Records handed to a successful `ReplicaDb::apply`.
     pub records_applied: u64,
+    /// Verifications of a partner's replicas that completed.
+    pub verifications_ok: u64,
+    pub verifications_failed: u64,
 }
 
 /// Stop association reasons (MS-WINSRA): normal end, and error.
@@ -307,6 +321,8 @@ struct Counters {
     pushes_ok: AtomicU64,
     pushes_failed: AtomicU64,
     records_applied: AtomicU64,
+    verifications_ok: AtomicU64,
+    verifications_failed: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -327,6 +343,8 @@ impl Counters {
             pushes_ok: get(&self.pushes_ok),
             pushes_failed: get(&self.pushes_failed),
             records_applied: get(&self.records_applied),
+            verifications_ok: get(&self.verifications_ok),
+            verifications_failed: get(&self.verifications_failed),
         }
     }
 }
@@ -669,6 +687,26 @@ fn pull_from(shared: &Shared, partner: SocketAddrV4) -> Result<u64, PullError> {
     }
 }
 
+/// Verifies the replicas `partner` owns: all of its own records (not only
+/// the new ones) and [`ReplicaDb::verify`]. Returns how many replicas ended.
+fn verify_with(shared: &Shared, partner: SocketAddrV4) -> Result<usize, PullError> {
+    let (mut c, _tracked) = shared.connect(partner).map_err(PullError::Connect)?;
+    c.start_association()?;
+    let owner = *partner.ip();
+    let max = c
+        .owner_map()?
+        .iter()
+        .find(|o| o.address == owner)
+        .map_or(0, |o| o.max_version);
+    let recs = if max == 0 {
+        Vec::new()
+    } else {
+        c.send_entries(owner, 1, max)?
+    };
+    let _ = send_stop(&mut c, STOP_NORMAL);
+    shared.db.verify(owner, max, recs).map_err(PullError::Db)
+}
+
 /// Tells `partner` our records changed: an inform notification with our
 /// owner map in an association of its own; the partner connects back.
 fn push_to(shared: &Shared, partner: SocketAddrV4) -> Result<(), PullError> {
@@ -702,6 +740,7 @@ struct PartnerSlot {
 enum Job {
     Pull,
     Push,
+    Verify,
 }
 
 impl PartnerSlot {
@@ -724,7 +763,12 @@ impl PartnerSlot {
     }
 
     /// The next job due, waiting for it; `None` when the service stops.
-    fn next_job(&self, shared: &Shared, periodic_at: Option<Instant>) -> Option<Job> {
+    fn next_job(
+        &self,
+        shared: &Shared,
+        periodic_at: Option<Instant>,
+        verify_at: Option<Instant>,
+    ) -> Option<Job> {
         let mut jobs = self.lock();
         loop {
             if shared.stopping() {
@@ -739,7 +783,10 @@ impl PartnerSlot {
                 jobs.push_at = None;
                 return Some(Job::Push);
             }
-            let wait = [periodic_at, jobs.push_at]
+            if verify_at.is_some_and(|t| t <= now) {
+                return Some(Job::Verify);
+            }
+            let wait = [periodic_at, jobs.push_at, verify_at]
                 .into_iter()
                 .flatten()
                 .map(|t| t - now)
@@ -759,8 +806,25 @@ fn partner_worker(shared: &Shared, i: usize) {
     let slot = &shared.partners[i];
     let interval = shared.cfg.pull_interval;
     let mut periodic_at = (!interval.is_zero()).then(Instant::now);
-    while let Some(job) = slot.next_job(shared, periodic_at) {
+    let verify = shared.cfg.verify_interval;
+    let mut verify_at = (!verify.is_zero()).then(|| Instant::now() + verify);
+    while let Some(job) = slot.next_job(shared, periodic_at, verify_at) {
         match job {
+            Job::Verify => {
+                verify_at = Some(Instant::now() + verify);
+                match verify_with(shared, slot.addr) {
+                    Ok(n) => {
+                        bump(&shared.counters.verifications_ok);
+                        shared
+                            .log_debug(|| format!("verified {}'s replicas: {n} ended", slot.addr));
+                    }
+                    Err(PullError::Stopping) => return,
+                    Err(e) => {
+                        bump(&shared.counters.verifications_failed);
+                        eprintln!("wrepl: verification with {} failed: {e}", slot.addr);
+                    }
+                }
+            }
             Job::Pull => {
                 if !interval.is_zero() {
                     periodic_at = Some(Instant::now() + interval);
@@ -959,6 +1023,13 @@ mod tests {
                 .unwrap_or_default()
         }
 
+        /// The owner loses a record (its deletion never replicated).
+        fn forget(&self, name: &str) {
+            for v in self.lock().records.values_mut() {
+                v.retain(|r| name_of(r) != name);
+            }
+        }
+
         fn asked(&self) -> Vec<(Ipv4Addr, u64, u64)> {
             self.lock().asked.clone()
         }
@@ -1014,6 +1085,19 @@ mod tests {
             let k = g.known.entry(owner).or_insert(0);
             *k = (*k).max(max);
             Ok(())
+        }
+
+        fn verify(
+            &self,
+            owner: Ipv4Addr,
+            max: u64,
+            records: Vec<OwnedNameRecord>,
+        ) -> Result<usize, String> {
+            let mut g = self.lock();
+            let held = g.records.entry(owner).or_default();
+            let before = held.len();
+            held.retain(|r| r.version > max || records.iter().any(|x| x.name == r.name));
+            Ok(before - held.len())
         }
     }
 
@@ -1081,6 +1165,7 @@ mod tests {
         c.bind = me;
         c.partners = partners.to_vec();
         c.pull_interval = Duration::ZERO;
+        c.verify_interval = Duration::ZERO;
         c.push_delay = Duration::from_millis(50);
         c.idle_timeout = Duration::from_secs(2);
         c.exchange_timeout = Duration::from_secs(2);
@@ -1130,6 +1215,25 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+    }
+
+    #[test]
+    fn verification_ends_replicas_the_owner_lost() {
+        let (a_at, b_at) = (reserve("127.42.9.1"), reserve("127.42.9.2"));
+        let (a_db, b_db) = (MemDb::new(*a_at.ip()), MemDb::new(*b_at.ip()));
+        let _a = start(config(a_at, &[b_at]), &a_db);
+        let mut cfg = config(b_at, &[a_at]);
+        cfg.verify_interval = Duration::from_millis(300);
+        let b = start(cfg, &b_db);
+        a_db.register("KEPT");
+        a_db.register("LOST");
+        b.pull_now();
+        assert!(eventually(T, || b_db.names_of(a_db.me).len() == 2));
+        a_db.forget("LOST");
+        assert!(eventually(T, || b.stats().verifications_ok >= 1));
+        assert_eq!(b_db.names_of(a_db.me), ["KEPT"]);
+        // The whole range was asked for, not only what is new.
+        assert!(a_db.asked().contains(&(a_db.me, 1, 2)));
     }
 
     #[test]

@@ -341,6 +341,58 @@ fn acknowledged_registrations_survive_sigkill_and_versions_keep_increasing() {
 }
 
 #[test]
+fn scavenging_runs_on_real_time_with_the_configured_intervals() {
+    let ip = Ipv4Addr::new(127, 0, 0, 57);
+    let partner = Ipv4Addr::new(127, 0, 0, 58);
+    let db = temp_db("scavenge");
+    let extra: Vec<String> = [
+        "--partner",
+        "127.0.0.58:9",
+        "--renew-interval",
+        "2s",
+        "--extinction-interval",
+        "2s",
+        "--extinction-timeout",
+        "1h",
+    ]
+    .map(String::from)
+    .to_vec();
+    let server = Served::start(ip, free_port(ip), free_port(ip), &db, &extra);
+    let c = client(Ipv4Addr::new(127, 0, 0, 59));
+    let n = nbname("SHORTLIVED");
+    let holder = Ipv4Addr::new(10, 6, 0, 1);
+    let got = ask(
+        &c,
+        server.udp,
+        registration(1, n, holder, Opcode::Registration),
+    );
+    assert_eq!(got.map(|g| g.0), Some(Rcode::NoError));
+    let version_of = || {
+        own_versions(partner, server.wrepl)
+            .into_iter()
+            .find(|(name, _)| name == "SHORTLIVED<00>")
+    };
+    let first = version_of().expect("replicated while active").1;
+    // TTL 2 s: released (queries fail, nothing replicated), then 2 s later a
+    // tombstone with a new version. Bounded waits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ask(&c, server.udp, query(2, n)).map(|g| g.0) != Some(Rcode::NamErr) {
+        assert!(Instant::now() < deadline, "never released");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tombstone = loop {
+        if let Some((_, v)) = version_of().filter(|(_, v)| *v > first) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "never became a tombstone");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(tombstone > first);
+    drop(server);
+    let _ = std::fs::remove_file(&db);
+}
+
+#[test]
 fn a_second_server_on_the_same_database_is_refused_clearly() {
     let ip = Ipv4Addr::new(127, 0, 0, 55);
     let db = temp_db("locked");

@@ -542,6 +542,49 @@ pub fn apply_pulled<N: NameKey, A: Addr>(
     dst.raise_known(owner, max);
 }
 
+/// Verifies the replicas of `owner` against the owner itself (every verify interval):
+/// `held` is every record the owner holds now, versions up to `max`. What is newer than the
+/// versions we know is applied as by a pull; an active replica of `owner` that the owner no
+/// longer holds becomes a tombstone, since its deletion would otherwise never reach us.
+/// Returns how many replicas were turned into tombstones.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_replicas<N: NameKey, A: Addr>(
+    dst: &mut Server<N, A>,
+    cfg: &ServerConfig,
+    now: Time,
+    owner: A,
+    max: Version,
+    held: Vec<Record<N, A>>,
+    out: &mut Vec<Send<N, A>>,
+) -> usize {
+    if owner == dst.me {
+        return 0;
+    }
+    let mut names: Vec<N> = held.iter().map(|r| r.name.clone()).collect();
+    names.sort();
+    let known = dst.known_version(owner);
+    let newer = held.into_iter().filter(|r| r.version > known).collect();
+    apply_pulled(dst, cfg, now, owner, max, newer, out);
+    let gone: Vec<Record<N, A>> = dst
+        .records
+        .iter()
+        .filter(|r| {
+            r.owner == owner
+                && r.state == RecState::Active
+                && r.version <= max
+                && names.binary_search(&r.name).is_err()
+        })
+        .cloned()
+        .collect();
+    let n = gone.len();
+    for mut r in gone {
+        r.state = RecState::Tombstone;
+        r.expires = now + Time::from(cfg.tombstone_timeout);
+        dst.put(r);
+    }
+    n
+}
+
 /// Whether a pull would change anything (cheap check: `src` has owner versions `dst` lacks).
 pub fn pull_pending<N: NameKey, A: Addr>(dst: &Server<N, A>, src: &Server<N, A>) -> bool {
     src.owner_versions()
@@ -552,6 +595,33 @@ pub fn pull_pending<N: NameKey, A: Addr>(dst: &Server<N, A>, src: &Server<N, A>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_tombstones_replicas_their_owner_lost() {
+        let cfg = ServerConfig::default();
+        let mut dst: Server<u8, u8> = Server::new(1);
+        let mut out = Vec::new();
+        let r = |name: u8, version: Version| Record {
+            name,
+            kind: Kind::Unique,
+            state: RecState::Active,
+            is_static: false,
+            node: NodeType::H,
+            addrs: [name].into(),
+            owner: 2,
+            version,
+            expires: Time::MAX,
+        };
+        apply_pulled(&mut dst, &cfg, 0, 2, 2, vec![r(5, 1), r(6, 2)], &mut out);
+        // The owner still has 5 (and a new 7), no longer 6.
+        let gone = verify_replicas(&mut dst, &cfg, 10, 2, 3, vec![r(5, 1), r(7, 3)], &mut out);
+        assert_eq!(gone, 1);
+        assert_eq!(dst.record(&5).unwrap().state, RecState::Active);
+        assert_eq!(dst.record(&6).unwrap().state, RecState::Tombstone);
+        assert_eq!(dst.record(&6).unwrap().version, 2);
+        assert_eq!(dst.record(&7).unwrap().state, RecState::Active);
+        assert_eq!(dst.known_version(2), 3);
+    }
     use crate::proto::NodeType;
     use crate::Bugs;
 
