@@ -4,18 +4,28 @@
 //! `NBNSV_NMBD=IP:PORT` names one (scripts/bench-servers.sh starts it in a
 //! network namespace and runs this bench there).
 //!
+//! The reference target runs twice: as `run` embeds it (database in memory,
+//! no replication) and as `serve --db FILE --partner ...` runs it (redb
+//! file, replication on).
+//!
 //! One iteration is a batch of `BATCH` positive name queries for
 //! registered names, kept `WINDOW` deep in flight; criterion's time per
-//! batch gives queries/s = BATCH / time.
+//! batch gives queries/s = BATCH / time. A second group sends
+//! re-registrations (refreshes) the same way: a database write each, which
+//! the reference commits (fsync with a file) before it answers.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nbns_conformance::reference::ReferenceConfig;
 use nbns_conformance::serve::Embedded;
+use nbns_conformance::wins::WinsConfig;
+use nbns_conformance::wrepl_service::ServiceConfig;
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, Question, RData, Record, Repr,
     RrType, CLASS_IN,
 };
 use nbns_wire::{Labels, Name, NetbiosName};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const BATCH: usize = 2048;
@@ -64,6 +74,15 @@ struct Client {
 }
 
 impl Client {
+    /// A client that re-registers the names instead of querying them.
+    fn registering(target: SocketAddr) -> Client {
+        let mut c = Client::new(target);
+        c.queries = (0..NAMES)
+            .map(|i| packet(i as u16, Opcode::Registration, i, CLIENT))
+            .collect();
+        c
+    }
+
     fn new(target: SocketAddr) -> Client {
         let socket = UdpSocket::bind((CLIENT, 0)).expect("bind 127.0.0.3");
         socket
@@ -134,24 +153,69 @@ impl Client {
     }
 }
 
-fn throughput(c: &mut Criterion) {
-    let mut group = c.benchmark_group("name query throughput (2048 queries, 64 in flight)");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.sample_size(30);
-    let embedded = Embedded::start(nbns_wire::nbns::PORT).expect("reference target");
-    let mut reference = Client::new(embedded.addr());
-    group.bench_function("reference target", |b| b.iter(|| reference.batch()));
+/// The reference target as `serve --db FILE --partner ...` runs it: a redb
+/// file and replication on (one partner, which is never reached: periodic
+/// pulls are off so that no failing connection runs during the measurement).
+fn durable_reference() -> (Embedded, PathBuf) {
+    let ip = Ipv4Addr::new(127, 0, 0, 12);
+    let db = std::env::temp_dir().join(format!("nbnsv-bench-{}.redb", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let mut reference = ReferenceConfig::new("BENCHREF", ip);
+    reference.challenge_port = nbns_wire::nbns::PORT;
+    let mut cfg = WinsConfig::new(reference);
+    cfg.db = Some(db.clone());
+    let mut wrepl = ServiceConfig::new(ip);
+    wrepl.bind = SocketAddrV4::new(ip, 0);
+    wrepl.partners = vec![SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 13), 42)];
+    wrepl.pull_interval = Duration::ZERO;
+    cfg.replication = Some(wrepl);
+    let server = Embedded::start_with(cfg, SocketAddrV4::new(ip, 0)).expect("reference target");
+    (server, db)
+}
+
+fn nmbd_target() -> Option<SocketAddr> {
     match std::env::var("NBNSV_NMBD") {
-        Ok(addr) => {
-            let target: SocketAddr = addr.parse().expect("NBNSV_NMBD=IP:PORT");
-            let mut nmbd = Client::new(target);
+        Ok(addr) => Some(addr.parse().expect("NBNSV_NMBD=IP:PORT")),
+        Err(_) => {
+            eprintln!(
+                "NBNSV_NMBD not set: measuring the reference target only (scripts/bench-servers.sh measures nmbd beside it)"
+            );
+            None
+        }
+    }
+}
+
+fn throughput(c: &mut Criterion) {
+    let embedded = Embedded::start(nbns_wire::nbns::PORT).expect("reference target");
+    let (durable, db) = durable_reference();
+    let nmbd = nmbd_target();
+    for (group_name, client) in [
+        (
+            "name query throughput (2048 queries, 64 in flight)",
+            Client::new as fn(SocketAddr) -> Client,
+        ),
+        (
+            "re-registration throughput (2048 refreshes, 64 in flight)",
+            Client::registering,
+        ),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.sample_size(30);
+        let mut reference = client(embedded.addr());
+        group.bench_function("reference target", |b| b.iter(|| reference.batch()));
+        let mut reference = client(durable.addr());
+        group.bench_function("reference target, redb file + replication", |b| {
+            b.iter(|| reference.batch())
+        });
+        if let Some(target) = nmbd {
+            let mut nmbd = client(target);
             group.bench_function("nmbd", |b| b.iter(|| nmbd.batch()));
         }
-        Err(_) => eprintln!(
-            "NBNSV_NMBD not set: measuring the reference target only (scripts/bench-servers.sh measures nmbd beside it)"
-        ),
+        group.finish();
     }
-    group.finish();
+    drop(durable);
+    let _ = std::fs::remove_file(db);
 }
 
 criterion_group!(benches, throughput);

@@ -47,7 +47,8 @@ enum Command {
     ///
     /// Without --target, starts the embedded reference target (the model's
     /// WINS server state machine on a loopback socket) and runs the whole
-    /// script library against it.
+    /// script library against it; with --role replication, the embedded
+    /// target runs with replication on at 127.0.0.2 (ports 137 and 42: root).
     #[command(after_help = RUN_AFTER_HELP)]
     Run {
         /// What the runner plays: `server` judges an NBNS/WINS server with the
@@ -61,7 +62,8 @@ enum Command {
         #[arg(long = "partner-addr", value_name = "IP")]
         partners: Vec<std::net::Ipv4Addr>,
         /// --role replication: a shell command that restarts the target with
-        /// its database kept, for the version-id check across a restart.
+        /// its database kept, for the version-id check across a restart (the
+        /// embedded target restarts in-process).
         #[arg(long, value_name = "CMD")]
         restart_cmd: Option<String>,
         /// --role client: a WINS server address the runner plays (repeatable;
@@ -134,9 +136,9 @@ Example: two servers replicating with each other (as root, loopback):
   nbns-conform serve --bind 127.0.0.22:137 --db b.redb --partner 127.0.0.21";
 
 const RUN_AFTER_HELP: &str = "\
-Scripts: one test a file (*.nbt); see conformance/scripts/README.md for the
-format. Script errors are reported with file, line and column before anything
-is sent.
+Scripts: one test a file (*.nbt); the format is in README.md, section
+`Script format`. Script errors are reported with file, line and column
+before anything is sent.
 
 Expectations file: a script name at column 0, then indented lines
 `observed: TEXT` (a piece of the failure message) and `reason: TEXT` (who is
