@@ -12,6 +12,7 @@
 //! unique and group records cannot carry (see [`addresses`]).
 
 use crate::wrepl_holders::Policy;
+use crate::wrepl_records::{kind_of, record_state, record_type, state_of};
 use nbns_model::replication::{
     after_challenge, decide, AddrRelation, ChallengeAnswer, ChallengeDecision, ConflictCase,
     Decision, Holder,
@@ -19,8 +20,7 @@ use nbns_model::replication::{
 use nbns_model::server::{Kind, RecState};
 use nbns_model::Bugs;
 use nbns_wire::wrepl::{
-    AddressPair, Addresses, Flags, NodeType, OwnedNameRecord, OwnedRecordName, RecordState,
-    RecordType, RECORD_RESERVED,
+    AddressPair, Addresses, Flags, NodeType, OwnedNameRecord, OwnedRecordName, RECORD_RESERVED,
 };
 use nbns_wire::NetbiosName;
 use std::fmt;
@@ -479,17 +479,8 @@ pub fn wire_record(
     version: u64,
     owner_addr: Ipv4Addr,
 ) -> OwnedNameRecord {
-    let rt = match r.kind {
-        Kind::Unique => RecordType::Unique,
-        Kind::Group => RecordType::Group,
-        Kind::SpecialGroup => RecordType::SpecialGroup,
-        Kind::Multihomed => RecordType::Multihomed,
-    };
-    let st = match r.state {
-        RecState::Active => RecordState::Active,
-        RecState::Released => RecordState::Released,
-        RecState::Tombstone => RecordState::Tombstone,
-    };
+    let rt = record_type(r.kind);
+    let st = record_state(r.state);
     let flags = Flags::new(rt, st, NodeType::H, r.is_static, false);
     OwnedNameRecord {
         name: OwnedRecordName::Netbios {
@@ -517,17 +508,8 @@ pub fn wire_record(
 
 /// A record pulled from the target, reduced; `owner` is who it was pulled for.
 pub fn from_wire(r: &OwnedNameRecord, owner: Who) -> Rec {
-    let kind = match r.flags.record_type() {
-        RecordType::Unique => Kind::Unique,
-        RecordType::Group => Kind::Group,
-        RecordType::SpecialGroup => Kind::SpecialGroup,
-        RecordType::Multihomed => Kind::Multihomed,
-    };
-    let state = match r.flags.state() {
-        RecordState::Active => RecState::Active,
-        RecordState::Released => RecState::Released,
-        RecordState::Tombstone | RecordState::Deleted => RecState::Tombstone,
-    };
+    let kind = kind_of(r.flags.record_type());
+    let state = state_of(r.flags.state());
     let mut addrs: Vec<Ipv4Addr> = match r.as_record().addresses {
         Addresses::Single(a) => vec![a],
         Addresses::List(l) => l.iter().map(|p| p.address).collect(),

@@ -13,19 +13,48 @@ use std::net::Ipv4Addr;
 /// A record of the reference target's database.
 pub type WinsRecord = Record<WireName, Ipv4Addr>;
 
-/// The name record a partner receives for `r` in a send-entries reply.
-pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
-    let rt = match r.kind {
+/// The wire's record type for a model record kind.
+pub fn record_type(k: Kind) -> RecordType {
+    match k {
         Kind::Unique => RecordType::Unique,
         Kind::Group => RecordType::Group,
         Kind::SpecialGroup => RecordType::SpecialGroup,
         Kind::Multihomed => RecordType::Multihomed,
-    };
-    let st = match r.state {
+    }
+}
+
+/// The model's record kind for a wire record type.
+pub fn kind_of(t: RecordType) -> Kind {
+    match t {
+        RecordType::Unique => Kind::Unique,
+        RecordType::Group => Kind::Group,
+        RecordType::SpecialGroup => Kind::SpecialGroup,
+        RecordType::Multihomed => Kind::Multihomed,
+    }
+}
+
+/// The wire's record state for a model record state.
+pub fn record_state(s: RecState) -> RecordState {
+    match s {
         RecState::Active => RecordState::Active,
         RecState::Released => RecordState::Released,
         RecState::Tombstone => RecordState::Tombstone,
-    };
+    }
+}
+
+/// The model's state for a wire state (a deleted record is a tombstone to it).
+pub fn state_of(s: RecordState) -> RecState {
+    match s {
+        RecordState::Active => RecState::Active,
+        RecordState::Released => RecState::Released,
+        RecordState::Tombstone | RecordState::Deleted => RecState::Tombstone,
+    }
+}
+
+/// The name record a partner receives for `r` in a send-entries reply.
+pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
+    let rt = record_type(r.kind);
+    let st = record_state(r.state);
     let node = match r.node {
         NodeType::B => wrepl::NodeType::B,
         NodeType::P => wrepl::NodeType::P,
@@ -75,19 +104,13 @@ pub fn from_wire(
         return None;
     };
     let scope = std::str::from_utf8(scope).ok()?;
-    let kind = match w.flags.record_type() {
-        RecordType::Unique => Kind::Unique,
-        RecordType::Group => Kind::Group,
-        RecordType::SpecialGroup => Kind::SpecialGroup,
-        RecordType::Multihomed => Kind::Multihomed,
-    };
-    let (state, expires) = match w.flags.state() {
+    let kind = kind_of(w.flags.record_type());
+    let state = state_of(w.flags.state());
+    let expires = match state {
         // Active replicas do not age here: their owner replicates the change.
-        RecordState::Active => (RecState::Active, Time::MAX),
-        RecordState::Released => (RecState::Released, now + Time::from(cfg.tombstone_interval)),
-        RecordState::Tombstone | RecordState::Deleted => {
-            (RecState::Tombstone, now + Time::from(cfg.tombstone_timeout))
-        }
+        RecState::Active => Time::MAX,
+        RecState::Released => now + Time::from(cfg.tombstone_interval),
+        RecState::Tombstone => now + Time::from(cfg.tombstone_timeout),
     };
     let node = match w.flags.node_type() {
         wrepl::NodeType::B => NodeType::B,

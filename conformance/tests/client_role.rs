@@ -9,7 +9,7 @@
 use std::process::Command;
 
 mod common;
-use common::{bin, count_scripts, repo, summary_line};
+use common::{bin, count_scripts, repo, repo_script, samba_skipped, summary_line};
 
 fn library() -> std::path::PathBuf {
     repo().join("conformance/scripts-client")
@@ -82,18 +82,10 @@ fn a_request_the_client_never_sends_fails_with_what_it_did_send() {
 
 #[test]
 fn samba_nmbd_as_a_wins_client_matches_its_expectations() {
-    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_some() {
-        eprintln!(
-            "\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: the nmbd client-role conformance run was NOT done ***\n"
-        );
+    if samba_skipped("the nmbd client-role conformance run") {
         return;
     }
-    let out = Command::new(repo().join("scripts/samba-client-harness.sh"))
-        .args(["run", "--quiet"])
-        .env("NBNS_CONFORM", bin())
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let out = repo_script("scripts/samba-client-harness.sh", &["run", "--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

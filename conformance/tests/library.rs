@@ -6,7 +6,7 @@
 use std::process::Command;
 
 mod common;
-use common::{bin, count_scripts, repo, summary_line};
+use common::{bin, count_scripts, repo, repo_script, samba_skipped, summary_line};
 
 #[test]
 fn library_has_at_least_80_scripts_and_30_hostile() {
@@ -162,19 +162,10 @@ fn tempdir() -> std::path::PathBuf {
 
 /// Runs the library against a Samba server via the project's harness.
 fn samba(kind: &str) {
-    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_some() {
-        eprintln!(
-            "\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: the {kind} conformance run was NOT done ***\n"
-        );
+    if samba_skipped(&format!("the {kind} conformance run")) {
         return;
     }
-    let out = Command::new(repo().join("scripts/conform-samba.sh"))
-        .arg(kind)
-        .arg("--quiet")
-        .env("NBNS_CONFORM", bin())
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let out = repo_script("scripts/conform-samba.sh", &[kind, "--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

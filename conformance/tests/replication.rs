@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, repo};
+use common::{bin, repo, repo_script, samba_skipped};
 
 #[test]
 fn replication_role_reports_an_unusable_target() {
@@ -44,19 +44,11 @@ fn replication_role_reports_an_unusable_target() {
 
 #[test]
 fn samba_ad_dc_replication_matches_its_expectations() {
-    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_some() {
-        eprintln!(
-            "\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: the AD DC replication conformance run was NOT done ***\n"
-        );
+    if samba_skipped("the AD DC replication conformance run") {
         return;
     }
     let t = Instant::now();
-    let out = Command::new(repo().join("scripts/conform-samba-wrepl.sh"))
-        .arg("--quiet")
-        .env("NBNS_CONFORM", bin())
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let out = repo_script("scripts/conform-samba-wrepl.sh", &["--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

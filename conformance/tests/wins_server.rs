@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, repo};
+use common::{bin, repo, repo_script, samba_skipped};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -631,17 +631,10 @@ fn replication_role_passes_entirely_on_the_embedded_reference_target() {
 
 #[test]
 fn reference_and_samba_ad_dc_replicate_in_both_directions() {
-    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_some() {
-        eprintln!(
-            "\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: reference <-> AD DC replication was NOT tested ***\n"
-        );
+    if samba_skipped("reference <-> AD DC replication") {
         return;
     }
-    let out = Command::new(repo().join("scripts/reference-samba-wrepl.sh"))
-        .env("NBNS_CONFORM", bin())
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let out = repo_script("scripts/reference-samba-wrepl.sh", &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}");

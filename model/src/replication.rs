@@ -595,6 +595,8 @@ pub fn pull_pending<N: NameKey, A: Addr>(dst: &Server<N, A>, src: &Server<N, A>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::NodeType;
+    use crate::Bugs;
 
     #[test]
     fn verification_tombstones_replicas_their_owner_lost() {
@@ -622,8 +624,6 @@ mod tests {
         assert_eq!(dst.record(&7).unwrap().state, RecState::Active);
         assert_eq!(dst.known_version(2), 3);
     }
-    use crate::proto::NodeType;
-    use crate::Bugs;
 
     fn rec(
         owner: u8,

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 /// The built `nbns-conform` binary.
 pub fn bin() -> &'static str {
@@ -36,4 +37,25 @@ pub fn summary_line(stdout: &str) -> &str {
         .rev()
         .find(|l| l.contains(" passed, "))
         .unwrap_or("")
+}
+
+/// True (after a loud warning) when NBNS_VERIFY_SKIP_SAMBA asks to skip the
+/// Samba run `what`.
+pub fn samba_skipped(what: &str) -> bool {
+    if std::env::var_os("NBNS_VERIFY_SKIP_SAMBA").is_none() {
+        return false;
+    }
+    eprintln!("\n*** WARNING: NBNS_VERIFY_SKIP_SAMBA is set: {what} was NOT done ***\n");
+    true
+}
+
+/// Runs a script of the repository (`scripts/...`) with `args`, from the
+/// repository root, with NBNS_CONFORM naming the binary under test.
+pub fn repo_script(script: &str, args: &[&str]) -> Output {
+    Command::new(repo().join(script))
+        .args(args)
+        .env("NBNS_CONFORM", bin())
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"))
 }
