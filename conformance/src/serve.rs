@@ -121,8 +121,8 @@ pub struct ServeArgs {
     /// may associate; the server pulls from them and pushes update notifications to them.
     #[arg(long = "partner", value_name = "IP[:PORT]", value_parser = parse_partner)]
     pub partners: Vec<SocketAddrV4>,
-    /// How often to pull from every partner (besides on their notifications and at start);
-    /// 0 turns periodic pulls off. Durations: 90, 90s, 15m, 2h, 6d.
+    /// How often to pull from every partner, the first time at start (pulls also follow
+    /// every partner notification); 0: only on notifications. Durations: 90, 90s, 15m, 2h, 6d.
     #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub pull_interval: Duration,
     /// Renew interval: the largest TTL granted (Samba: 6 days).

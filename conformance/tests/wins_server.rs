@@ -392,6 +392,82 @@ fn scavenging_runs_on_real_time_with_the_configured_intervals() {
     let _ = std::fs::remove_file(&db);
 }
 
+/// Reads until the peer closes the connection (Ok) or `within` passes (Err).
+fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> Result<Duration, String> {
+    use std::io::Read;
+    let t = Instant::now();
+    let mut buf = [0u8; 256];
+    while t.elapsed() < within {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(t.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(t.elapsed()),
+            Err(_) => {}
+        }
+    }
+    Err(format!("still open after {within:?}"))
+}
+
+#[test]
+fn replication_connections_are_limited_and_stalled_peers_dropped() {
+    use std::io::Write;
+    let ip = Ipv4Addr::new(127, 0, 0, 71);
+    let partner = Ipv4Addr::new(127, 0, 0, 72);
+    let db = temp_db("bounded");
+    let extra: Vec<String> = [
+        "--partner",
+        "127.0.0.72:9",
+        "--pull-interval",
+        "0",
+        "--wrepl-timeout",
+        "1s",
+        "--wrepl-max-connections",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec();
+    let server = Served::start(ip, free_port(ip), free_port(ip), &db, &extra);
+    let connect =
+        || nbns_conformance::wrepl_partner::connect_from(Some(partner), server.wrepl, T).unwrap();
+    // Four peers stall half-way through a frame that claims 16 MB.
+    let mut stalled: Vec<_> = (0..4).map(|_| connect()).collect();
+    for s in &mut stalled {
+        s.write_all(&0x00ff_0000u32.to_be_bytes()).unwrap();
+        s.write_all(&[0x55; 1000]).unwrap();
+    }
+    let stall = Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    // A fifth is closed at once: four are served already.
+    let mut fifth = connect();
+    let t = closed_within(&mut fifth, Duration::from_millis(800)).expect("fifth connection");
+    assert!(t < Duration::from_millis(800));
+    // The stalled ones are dropped after the 1 s timeout (not long before it).
+    for s in &mut stalled {
+        closed_within(s, Duration::from_secs(5)).expect("a stalled peer is dropped");
+        let t = stall.elapsed();
+        assert!(t > Duration::from_millis(900), "dropped after {t:?}");
+    }
+    // And the server still serves a partner, and NBNS.
+    let map = session(Some(partner), server.wrepl, T, |c| c.owner_map()).expect("map");
+    assert!(map.iter().any(|o| o.address == ip), "{map:?}");
+    let c = client(Ipv4Addr::new(127, 0, 0, 73));
+    let got = ask(
+        &c,
+        server.udp,
+        registration(
+            1,
+            nbname("STILLHERE"),
+            Ipv4Addr::new(10, 5, 0, 1),
+            Opcode::Registration,
+        ),
+    );
+    assert_eq!(got.map(|g| g.0), Some(Rcode::NoError));
+    drop(server);
+    let _ = std::fs::remove_file(&db);
+}
+
 #[test]
 fn a_second_server_on_the_same_database_is_refused_clearly() {
     let ip = Ipv4Addr::new(127, 0, 0, 55);
