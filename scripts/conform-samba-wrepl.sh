@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs `nbns-conform run --role replication` against the Samba AD DC's WINS
+# Runs `nbns-conform run --role replication` against the embedded reference
+# target (it must pass entirely) and then against the Samba AD DC's WINS
 # replication server (TCP 42), started in a network namespace of its own with
 # the runner's partner addresses registered in wins_config.ldb; always tears
 # it down.
@@ -42,6 +43,13 @@ fi
 if ! samba_require addc; then
     echo "ERROR: the Samba AD DC is not installed: the replication conformance run cannot happen." >&2
     exit 2
+fi
+# The suite judges Samba only after it passes entirely on the reference
+# target (the model's rules on real sockets), in a namespace of its own.
+echo "replication suite against the embedded reference target first:" >&2
+if ! unshare --net sh -c "ip link set lo up && exec \"\$0\" run --role replication --quiet" "$bin" >&2; then
+    echo "ERROR: the replication suite does not pass on the reference target; not judging Samba with it." >&2
+    exit 1
 fi
 ns="nbnsv-wrepl-$$"
 wd=$(mktemp -d "${TMPDIR:-/tmp}/nbnsv-wrepl.XXXXXX")
