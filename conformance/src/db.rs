@@ -10,8 +10,8 @@
 //! - `meta`: `&str -> u64`: `format`, `me` (IPv4 as u32; absent until first written) and
 //!   `next_version`.
 //! - `known`: owner IPv4 as u32 -> highest version known for that owner.
-//! - `records`: key = the 16 raw name bytes then the scope (UTF-8, empty for none); value =
-//!   the record encoded by hand (layout in the private `field` module), its first byte the
+//! - `records`: key = the 16 raw name bytes then the scope's labels in wire form (nothing
+//!   for no scope); value = the record encoded by hand (layout in the private `field` module), its first byte the
 //!   value format, so the format can change without guessing. Decoding checks every length and enum byte: bad
 //!   bytes give a "corrupt record" error, never a panic.
 
@@ -314,9 +314,9 @@ fn ipv4_of(v: u64) -> Option<Ipv4Addr> {
 }
 
 fn encode_key(name: &WireName) -> Vec<u8> {
-    let mut key = Vec::with_capacity(16 + name.scope.len());
+    let mut key = Vec::with_capacity(16 + name.scope_wire().len());
     key.extend_from_slice(name.name.as_bytes());
-    key.extend_from_slice(name.scope.as_bytes());
+    key.extend_from_slice(name.scope_wire());
     key
 }
 
@@ -328,18 +328,15 @@ fn decode_key(key: &[u8]) -> Result<WireName, String> {
     };
     let mut bytes = [0; 16];
     bytes.copy_from_slice(raw);
-    let scope = std::str::from_utf8(scope).map_err(|_| bad("scope is not UTF-8"))?;
-    Ok(WireName {
-        name: NetbiosName::from_bytes(bytes),
-        scope: scope.into(),
-    })
+    WireName::with_scope_wire(NetbiosName::from_bytes(bytes), scope)
+        .ok_or_else(|| bad("the scope is not a sequence of labels"))
 }
 
 fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
     let count = u16::try_from(rec.addrs.len()).map_err(|_| {
         format!(
             "record {} has {} addresses, more than a record can store",
-            display_name(&rec.name),
+            &rec.name,
             rec.addrs.len()
         )
     })?;
@@ -360,7 +357,7 @@ fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
 }
 
 fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
-    let bad = |why: String| format!("corrupt record {}: {why}", display_name(&name));
+    let bad = |why: String| format!("corrupt record {}: {why}", &name);
     match v.get(field::FORMAT) {
         None => return Err(bad("empty value".into())),
         Some(&VALUE_FORMAT) => {}
@@ -412,14 +409,6 @@ fn u64_at(b: &[u8]) -> u64 {
     let mut o = [0; 8];
     o.copy_from_slice(b);
     u64::from_be_bytes(o)
-}
-
-fn display_name(n: &WireName) -> String {
-    if n.scope.is_empty() {
-        n.name.to_string()
-    } else {
-        format!("{}.{}", n.name, n.scope)
-    }
 }
 
 // Fixed numbers, not the enums' declaration order: reordering an enum must not change the file.
@@ -495,10 +484,11 @@ mod tests {
     }
 
     fn name(s: &str, suffix: u8, scope: &str) -> WireName {
-        WireName {
-            name: NetbiosName::new(s.as_bytes(), suffix).unwrap(),
-            scope: scope.into(),
-        }
+        WireName::with_dotted_scope(
+            NetbiosName::new(s.as_bytes(), suffix).unwrap(),
+            scope.as_bytes(),
+        )
+        .unwrap()
     }
 
     fn ip(last: u8) -> Ipv4Addr {

@@ -16,11 +16,14 @@ use nbns_wire::{Labels, Name, NetbiosName};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-/// A NetBIOS name with its scope: the server's name key.
+/// A NetBIOS name with its scope: the server's name key. The scope is kept
+/// as its labels in wire form (each length-prefixed, then a zero byte; no
+/// bytes at all for no scope), so any scope a client sends goes back out
+/// byte for byte, whatever bytes its labels hold.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WireName {
     pub name: NetbiosName,
-    pub scope: Box<str>,
+    scope: Box<[u8]>,
 }
 
 impl NameKey for WireName {
@@ -30,21 +33,119 @@ impl NameKey for WireName {
 }
 
 impl WireName {
-    fn from_name(n: &Name<'_>) -> Option<WireName> {
+    /// A name without scope.
+    pub fn unscoped(name: NetbiosName) -> WireName {
+        WireName {
+            name,
+            scope: Box::default(),
+        }
+    }
+
+    /// The key of a parsed name; `None` for a domain name.
+    pub fn from_name(n: &Name<'_>) -> Option<WireName> {
         match n {
-            Name::Netbios { name, scope } => Some(WireName {
-                name: *name,
-                scope: scope.to_string().into_boxed_str(),
-            }),
+            Name::Netbios { name, scope } => {
+                let mut wire = Vec::new();
+                for label in scope.iter() {
+                    wire.push(label.len() as u8);
+                    wire.extend_from_slice(label);
+                }
+                if !wire.is_empty() {
+                    wire.push(0);
+                }
+                Some(WireName {
+                    name: *name,
+                    scope: wire.into(),
+                })
+            }
             Name::Domain(_) => None,
         }
     }
 
-    fn to_name(&self) -> Name<'_> {
+    /// The name as the codec writes it.
+    pub fn to_name(&self) -> Name<'_> {
         Name::Netbios {
             name: self.name,
-            scope: Labels::Dotted(&self.scope),
+            scope: if self.scope.is_empty() {
+                Labels::EMPTY
+            } else {
+                Labels::Wire {
+                    packet: &self.scope,
+                    pos: 0,
+                }
+            },
         }
+    }
+
+    pub fn has_scope(&self) -> bool {
+        !self.scope.is_empty()
+    }
+
+    /// The scope in wire form (see the type's comment).
+    pub fn scope_wire(&self) -> &[u8] {
+        &self.scope
+    }
+
+    /// A name whose scope is `wire`, checked: labels of 1 to 63 bytes, a
+    /// final zero byte, nothing after it, 255 bytes at most in all.
+    pub fn with_scope_wire(name: NetbiosName, wire: &[u8]) -> Option<WireName> {
+        if !wire.is_empty() {
+            let mut at = 0;
+            loop {
+                let len = usize::from(*wire.get(at)?);
+                if len == 0 {
+                    break;
+                }
+                if len > nbns_wire::name::MAX_LABEL_LEN {
+                    return None;
+                }
+                at += 1 + len;
+            }
+            if at + 1 != wire.len() || 1 + 32 + wire.len() > nbns_wire::name::MAX_NAME_LEN {
+                return None;
+            }
+        }
+        Some(WireName {
+            name,
+            scope: wire.into(),
+        })
+    }
+
+    /// A name whose scope is given as dot-separated labels (as WINS
+    /// replication carries it); `None` when a label is empty or too long.
+    pub fn with_dotted_scope(name: NetbiosName, dotted: &[u8]) -> Option<WireName> {
+        let mut wire = Vec::new();
+        if !dotted.is_empty() {
+            for label in dotted.split(|b| *b == b'.') {
+                if label.is_empty() {
+                    return None;
+                }
+                wire.push(u8::try_from(label.len()).ok()?);
+                wire.extend_from_slice(label);
+            }
+            wire.push(0);
+        }
+        WireName::with_scope_wire(name, &wire)
+    }
+
+    /// The scope as dot-separated labels (empty for none).
+    pub fn dotted_scope(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Name::Netbios { scope, .. } = self.to_name() {
+            for (i, label) in scope.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(label);
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for WireName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_name())
     }
 }
 
@@ -124,10 +225,7 @@ impl Reference {
             let name = NetbiosName::new(cfg.name.to_ascii_uppercase().as_bytes(), suffix)
                 .map_err(|e| format!("server name `{}`: {}", cfg.name, e.kind))?;
             own_names.push(name);
-            let key = WireName {
-                name,
-                scope: "".into(),
-            };
+            let key = WireName::unscoped(name);
             let current = server.record(&key).is_some_and(|r| {
                 r.is_static
                     && r.state == RecState::Active
@@ -165,7 +263,7 @@ impl Reference {
 
     /// Whether `name` is one of the server's own static names.
     pub fn is_own_name(&self, name: &WireName) -> bool {
-        name.scope.is_empty() && self.own_names.contains(&name.name)
+        !name.has_scope() && self.own_names.contains(&name.name)
     }
 
     /// Verifies the replicas of `owner` against `held`, everything the owner
@@ -694,5 +792,96 @@ fn wire_rcode(r: proto::Rcode) -> Rcode {
         proto::Rcode::RfsErr => Rcode::RfsErr,
         proto::Rcode::ActErr => Rcode::ActErr,
         proto::Rcode::CftErr => Rcode::CftErr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for `name` with a scope of raw wire labels, as a client sends it.
+    fn query_with_scope(labels: &[&[u8]]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for l in labels {
+            wire.push(l.len() as u8);
+            wire.extend_from_slice(l);
+        }
+        wire.push(0);
+        let name = WireName::with_scope_wire(NetbiosName::new(b"SCOPED", 0).unwrap(), &wire)
+            .expect("valid labels");
+        emit(&Repr {
+            id: 7,
+            flags: Flags::request(Opcode::Query),
+            question: Some(Question {
+                name: name.to_name(),
+                qtype: RrType::Nb,
+                qclass: CLASS_IN,
+            }),
+            answer: None,
+            authority: None,
+            additional: None,
+        })
+    }
+
+    #[test]
+    fn any_scope_goes_back_out_byte_for_byte() {
+        // Labels holding a dot, a backslash, a non-ASCII byte, and 63 bytes:
+        // text forms of these do not survive the trip (fuzzing found it).
+        let long = [b'x'; 63];
+        let asked = query_with_scope(&[b"a.b", b"\\xc7", &[0xc7, 0x00, 0x2e], &long]);
+        let q = Repr::parse_bytes(&asked).unwrap().question.unwrap();
+        let key = WireName::from_name(&q.name).unwrap();
+        let mut again = vec![0u8; 300];
+        let n = Repr {
+            id: 7,
+            flags: Flags::request(Opcode::Query),
+            question: Some(Question {
+                name: key.to_name(),
+                qtype: RrType::Nb,
+                qclass: CLASS_IN,
+            }),
+            answer: None,
+            authority: None,
+            additional: None,
+        }
+        .emit(&mut again, Compression::None)
+        .unwrap();
+        assert_eq!(&again[..n], &asked[..]);
+        assert_eq!(
+            WireName::with_scope_wire(key.name, key.scope_wire()),
+            Some(key.clone())
+        );
+        // The negative answer names exactly what was asked.
+        let mut r =
+            Reference::new(ReferenceConfig::new("REF", Ipv4Addr::new(127, 0, 0, 2))).unwrap();
+        let mut out = Vec::new();
+        let from = SocketAddr::from(([127, 0, 0, 9], 137));
+        r.datagram(1, from, &asked, &mut out);
+        let reply = Repr::parse_bytes(&out[0].1).unwrap();
+        assert_eq!(reply.answer.unwrap().name, q.name);
+    }
+
+    #[test]
+    fn scopes_are_checked_when_built() {
+        let n = NetbiosName::new(b"N", 0).unwrap();
+        assert!(
+            WireName::with_scope_wire(n, &[1, b'a']).is_none(),
+            "no final zero"
+        );
+        assert!(
+            WireName::with_scope_wire(n, &[1, b'a', 0, 0]).is_none(),
+            "bytes after it"
+        );
+        assert!(
+            WireName::with_scope_wire(n, &[64]).is_none(),
+            "label too long"
+        );
+        assert!(
+            WireName::with_dotted_scope(n, b"a..b").is_none(),
+            "empty label"
+        );
+        let s = WireName::with_dotted_scope(n, b"corp.example").unwrap();
+        assert_eq!(s.dotted_scope(), b"corp.example");
+        assert_eq!(s.to_string(), "N<00>.corp.example");
     }
 }

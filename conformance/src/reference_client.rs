@@ -23,7 +23,7 @@ use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, Question, RData, Rcode, Record,
     Repr, RrType, CLASS_IN,
 };
-use nbns_wire::{Labels, NetbiosName};
+use nbns_wire::NetbiosName;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -92,15 +92,7 @@ impl ReferenceClient {
             .into_iter()
             .map(|(n, suffix, group)| {
                 NetbiosName::new(n.to_ascii_uppercase().as_bytes(), suffix)
-                    .map(|name| {
-                        (
-                            WireName {
-                                name,
-                                scope: "".into(),
-                            },
-                            group,
-                        )
-                    })
+                    .map(|name| (WireName::unscoped(name), group))
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.kind.to_string()))
             })
             .collect::<io::Result<Vec<_>>>()?;
@@ -237,24 +229,6 @@ struct Io<'a> {
     queries: HashMap<(Ipv4Addr, Name), (u16, SocketAddr)>,
 }
 
-fn wire_name(n: &Name) -> Name_<'_> {
-    Name_::Netbios {
-        name: n.name,
-        scope: Labels::Dotted(&n.scope),
-    }
-}
-use nbns_wire::Name as Name_;
-
-fn model_name(n: &Name_<'_>) -> Option<Name> {
-    match n {
-        Name_::Netbios { name, scope } => Some(WireName {
-            name: *name,
-            scope: scope.to_string().into_boxed_str(),
-        }),
-        Name_::Domain(_) => None,
-    }
-}
-
 fn model_opcode(op: Opcode) -> Option<proto::Opcode> {
     Some(match op {
         Opcode::Query => proto::Opcode::Query,
@@ -309,7 +283,7 @@ impl Io<'_> {
         let repr = Repr::parse_bytes(bytes).ok()?;
         if repr.flags.response {
             let answer = repr.answer?;
-            let name = model_name(&answer.name)?;
+            let name = WireName::from_name(&answer.name)?;
             if repr.flags.opcode == Opcode::Wack {
                 // The model's clock is milliseconds; a WACK's TTL is seconds.
                 return Some(Packet::Wack {
@@ -331,7 +305,7 @@ impl Io<'_> {
             });
         }
         let q = repr.question?;
-        let name = model_name(&q.name)?;
+        let name = WireName::from_name(&q.name)?;
         match repr.flags.opcode {
             Opcode::Query if q.qtype == RrType::Nb => {
                 self.queries
@@ -468,7 +442,7 @@ impl Io<'_> {
                     },
                     question: None,
                     answer: Some(Record {
-                        name: wire_name(name),
+                        name: name.to_name(),
                         class: CLASS_IN,
                         ttl: if ok { *ttl } else { 0 },
                         rdata: if ok {
@@ -489,7 +463,7 @@ impl Io<'_> {
             addr,
         });
         let entries: Vec<NbEntry> = entry.into_iter().collect();
-        let wname = wire_name(&name);
+        let wname = name.to_name();
         let repr = Repr {
             id: self.fresh_id(),
             flags: Flags {

@@ -70,7 +70,7 @@ pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
     OwnedNameRecord {
         name: OwnedRecordName::Netbios {
             name: r.name.name,
-            scope: r.name.scope.as_bytes().to_vec(),
+            scope: r.name.dotted_scope(),
         },
         flags: Flags::new(rt, st, node, r.is_static, false),
         group: rt.is_group() as u32,
@@ -92,8 +92,9 @@ pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
 }
 
 /// The replica a send-entries reply for `owner` carries, received at `now`;
-/// `None` for a name the model cannot hold (a short name, a scope that is
-/// not text).
+/// `None` for a name the model cannot hold (a short name, a scope with an
+/// empty or overlong label). Replication carries a scope as dotted text, so
+/// a label holding a dot does not survive it (as in Samba and Windows).
 pub fn from_wire(
     w: &OwnedNameRecord,
     owner: Ipv4Addr,
@@ -103,7 +104,7 @@ pub fn from_wire(
     let OwnedRecordName::Netbios { name, scope } = &w.name else {
         return None;
     };
-    let scope = std::str::from_utf8(scope).ok()?;
+    let name = WireName::with_dotted_scope(*name, scope)?;
     let kind = kind_of(w.flags.record_type());
     let state = state_of(w.flags.state());
     let expires = match state {
@@ -126,10 +127,7 @@ pub fn from_wire(
     addrs.sort();
     addrs.dedup();
     Some(Record {
-        name: WireName {
-            name: *name,
-            scope: scope.into(),
-        },
+        name,
         kind,
         state,
         is_static: w.flags.is_static(),
@@ -148,10 +146,11 @@ mod tests {
 
     fn rec(kind: Kind, state: RecState, addrs: &[Ipv4Addr], scope: &str) -> WinsRecord {
         Record {
-            name: WireName {
-                name: NetbiosName::new(b"HOST", 0x20).unwrap(),
-                scope: scope.into(),
-            },
+            name: WireName::with_dotted_scope(
+                NetbiosName::new(b"HOST", 0x20).unwrap(),
+                scope.as_bytes(),
+            )
+            .unwrap(),
             kind,
             state,
             is_static: kind == Kind::Unique,
