@@ -110,3 +110,30 @@ for t in "${all_targets[@]}"; do
     chmod 644 "$out"/seed-* 2>/dev/null || true
     echo "$t: $(find "$out" -name 'seed-*' | wc -l) seeds"
 done
+
+# reference_server: steps `[control, len_hi, len_lo, bytes]` (see the target)
+# made of the NBNS and WREPL seeds above: four datagrams from four sources, a
+# tick 3 s later, the same four again; and each of 20 WREPL seeds applied as a
+# pull, followed by a datagram.
+out=corpus/reference_server
+mkdir -p "$out"
+rm -f "$out"/seed-*
+python3 - "$out" <<'PY'
+import glob, hashlib, sys
+out = sys.argv[1]
+def step(ctl, b):
+    return bytes([ctl, len(b) >> 8, len(b) & 255]) + b
+pk = [open(f, 'rb').read() for f in sorted(glob.glob('corpus/nbns_decode/seed-*'))]
+pk = [p for p in pk if 12 <= len(p) < 600]
+seeds = []
+for i in range(0, min(len(pk), 120), 4):
+    group = pk[i:i + 4]
+    s = b''.join(step(j, p) for j, p in enumerate(group)) + step(0x38, b'')
+    s += b''.join(step(0x10 | ((j + 1) & 3), p) for j, p in enumerate(group))
+    seeds.append(s)
+for f in sorted(glob.glob('corpus/wrepl_decode/seed-*'))[:20]:
+    seeds.append(step(0x0d, open(f, 'rb').read()) + (step(0, pk[0]) if pk else b''))
+for s in seeds:
+    open(f"{out}/seed-{hashlib.sha1(s).hexdigest()[:16]}", 'wb').write(s)
+PY
+echo "reference_server: $(find "$out" -name 'seed-*' | wc -l) seeds"
