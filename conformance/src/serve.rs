@@ -45,13 +45,13 @@ impl Embedded {
         let addr = socket.local_addr()?;
         let name = cfg.reference.name.clone();
         let wins =
-            Wins::open(cfg, &socket).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            Wins::open(cfg, socket).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let wrepl = wins.replication_addr();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("reference-target".into())
-            .spawn(move || wins.serve(&socket, &flag))?;
+            .spawn(move || wins.serve(&flag))?;
         Ok(Embedded {
             addr,
             wrepl,
@@ -223,14 +223,18 @@ pub fn main(args: &ServeArgs) -> i32 {
     };
     let mut cfg = args.config();
     let asked_for_wrepl = args.wrepl_bind.is_some() || !args.partners.is_empty();
-    let opened = match Wins::open(cfg.clone(), &socket) {
+    let first = match socket.try_clone() {
+        Ok(s) => Wins::open(cfg.clone(), s),
+        Err(e) => Err(format!("cannot share the UDP socket: {e}")),
+    };
+    let opened = match first {
         // Port 42 needs root; a quick start without partners goes on without it.
         Err(e) if !asked_for_wrepl && cfg.replication.is_some() => {
             eprintln!(
                 "warning: {e}; serving NBNS only (give --wrepl-bind IP:PORT for another port)"
             );
             cfg.replication = None;
-            Wins::open(cfg, &socket)
+            Wins::open(cfg, socket)
         }
         r => r,
     };
@@ -257,7 +261,7 @@ pub fn main(args: &ServeArgs) -> i32 {
         args.name, args.bind, args.challenge_port
     );
     let stop = AtomicBool::new(false);
-    match wins.serve(&socket, &stop) {
+    match wins.serve(&stop) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");

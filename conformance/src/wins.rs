@@ -78,7 +78,8 @@ struct Core {
     reference: Reference,
     db: Db,
     clock: Clock,
-    /// For packets that replication calls for (challenges, release demands).
+    /// Where replies, challenges and release demands go out (the receiving
+    /// socket's twin, usable by the replication threads too).
     udp: UdpSocket,
     replies: Vec<(SocketAddr, Vec<u8>)>,
 }
@@ -107,13 +108,13 @@ impl Core {
     }
 
     /// Commits, then sends what is owed; nothing is sent when the write failed.
-    fn commit_and_send(&mut self, socket: &UdpSocket) -> Result<(), String> {
+    fn commit_and_send(&mut self) -> Result<(), String> {
         let written = self.commit();
         if written.is_err() {
             self.replies.clear();
         }
         for (to, bytes) in self.replies.drain(..) {
-            let _ = socket.send_to(&bytes, to);
+            let _ = self.udp.send_to(&bytes, to);
         }
         written
     }
@@ -181,14 +182,13 @@ impl ReplicaDb for Shared {
         max: u64,
         records: Vec<OwnedNameRecord>,
     ) -> Result<(), String> {
-        let mut core = self.lock();
-        let recs = replicas(&core, owner, &records);
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let recs = replicas(core, owner, &records);
         let now = core.clock.now();
-        let mut replies = std::mem::take(&mut core.replies);
         core.reference
-            .apply_pulled(now, owner, max, recs, &mut replies);
-        core.replies = replies;
-        self.settle(&mut core)
+            .apply_pulled(now, owner, max, recs, &mut core.replies);
+        self.settle(core)
     }
 
     fn verify(
@@ -197,15 +197,14 @@ impl ReplicaDb for Shared {
         max: u64,
         records: Vec<OwnedNameRecord>,
     ) -> Result<usize, String> {
-        let mut core = self.lock();
-        let recs = replicas(&core, owner, &records);
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let recs = replicas(core, owner, &records);
         let now = core.clock.now();
-        let mut replies = std::mem::take(&mut core.replies);
         let ended = core
             .reference
-            .verify_replicas(now, owner, max, recs, &mut replies);
-        core.replies = replies;
-        self.settle(&mut core).map(|()| ended)
+            .verify_replicas(now, owner, max, recs, &mut core.replies);
+        self.settle(core).map(|()| ended)
     }
 }
 
@@ -213,8 +212,7 @@ impl Shared {
     /// Commits and sends what the last change owes; a failed write is
     /// remembered for the UDP loop, which stops the server.
     fn settle(&self, core: &mut Core) -> Result<(), String> {
-        let udp = core.udp.try_clone().map_err(|e| e.to_string())?;
-        let r = core.commit_and_send(&udp);
+        let r = core.commit_and_send();
         if let Err(e) = &r {
             *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
         }
@@ -234,6 +232,8 @@ fn replicas(core: &Core, owner: Ipv4Addr, records: &[OwnedNameRecord]) -> Vec<Wi
 
 /// A reference WINS server ready to serve on its UDP socket.
 pub struct Wins {
+    /// Where requests are received (replies go out through a clone in [`Core`]).
+    socket: UdpSocket,
     shared: Shared,
     service: Option<Service>,
     batch: usize,
@@ -241,8 +241,8 @@ pub struct Wins {
 
 impl Wins {
     /// Opens (or creates) the database, restores the records and starts
-    /// replication. `udp` is the server's NBNS socket.
-    pub fn open(cfg: WinsConfig, udp: &UdpSocket) -> Result<Wins, String> {
+    /// replication; `socket` is the server's NBNS socket.
+    pub fn open(cfg: WinsConfig, socket: UdpSocket) -> Result<Wins, String> {
         let db = Db::open(cfg.db.as_deref()).map_err(|e| e.to_string())?;
         let stored = db.load().map_err(|e| e.to_string())?;
         let me = cfg.reference.addr;
@@ -252,7 +252,7 @@ impl Wins {
             reference,
             db,
             clock: Clock::new(),
-            udp: udp
+            udp: socket
                 .try_clone()
                 .map_err(|e| format!("cannot share the UDP socket: {e}"))?,
             replies: Vec::new(),
@@ -272,6 +272,7 @@ impl Wins {
             None => None,
         };
         Ok(Wins {
+            socket,
             shared,
             service,
             batch: cfg.batch.max(1),
@@ -290,9 +291,10 @@ impl Wins {
         }
     }
 
-    /// Serves `socket` until `stop` is set (checked at least every 50 ms)
-    /// or a database write fails.
-    pub fn serve(&self, socket: &UdpSocket, stop: &AtomicBool) -> io::Result<()> {
+    /// Serves until `stop` is set (checked at least every 50 ms) or a
+    /// database write fails.
+    pub fn serve(&self, stop: &AtomicBool) -> io::Result<()> {
+        let socket = &self.socket;
         let mut buf = vec![0u8; 65536];
         let mut announced = self.shared.lock().own_max();
         // Deadlines are whole seconds: waking every 50 ms is precise enough,
@@ -309,8 +311,8 @@ impl Wins {
             let core = &mut *core;
             let now = core.clock.now();
             if let Some((n, from)) = first {
-                let mut replies = std::mem::take(&mut core.replies);
-                core.reference.datagram(now, from, &buf[..n], &mut replies);
+                core.reference
+                    .datagram(now, from, &buf[..n], &mut core.replies);
                 // A request that changed the database waits for a commit:
                 // let the requests already queued share it.
                 if core.reference.server().has_changes() && self.batch > 1 {
@@ -319,18 +321,16 @@ impl Wins {
                         let Ok((n, from)) = socket.recv_from(&mut buf) else {
                             break;
                         };
-                        core.reference.datagram(now, from, &buf[..n], &mut replies);
+                        core.reference
+                            .datagram(now, from, &buf[..n], &mut core.replies);
                     }
                     socket.set_nonblocking(false)?;
                 }
-                core.replies = replies;
             }
             if core.reference.next_deadline().is_some_and(|d| d <= now) {
-                let mut replies = std::mem::take(&mut core.replies);
-                core.reference.tick(now, &mut replies);
-                core.replies = replies;
+                core.reference.tick(now, &mut core.replies);
             }
-            if let Err(e) = core.commit_and_send(socket) {
+            if let Err(e) = core.commit_and_send() {
                 return Err(io::Error::other(format!(
                     "database write failed, stopping: {e}"
                 )));
