@@ -16,6 +16,7 @@ use crate::expectations::Expectations;
 use crate::net::{Incoming, Net};
 use crate::reference_client::{ClientSpec, ReferenceClient};
 use crate::report;
+use crate::run_cmd::RunArgs;
 use crate::runner::{self, describe_incoming, name_matches, RoleSteps, StepError, Target};
 use crate::steps::{Answer, Await, AwaitNone, Client, ClientAction, NameSpec, Since, StepKind};
 use crate::suite::{self, Outcome};
@@ -46,25 +47,6 @@ pub const DEFAULT_WORKGROUP: &str = "NBNSVWG";
 
 /// How long a target command may take.
 const COMMAND_LIMIT: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, Default)]
-pub struct ClientRunOptions {
-    /// Starts and stops the real client; None = the embedded reference client.
-    pub target_command: Option<String>,
-    pub target_name: Option<String>,
-    /// The runner's WINS server addresses (server1, server2, ...).
-    pub servers: Vec<Ipv4Addr>,
-    /// The addresses of the client under test (client1, client2, ...).
-    pub clients: Vec<Ipv4Addr>,
-    /// UDP port of servers and client (137 with a target command).
-    pub port: Option<u16>,
-    pub paths: Vec<PathBuf>,
-    pub filter: Option<String>,
-    pub expect: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
-    pub json: Option<PathBuf>,
-    pub quiet: bool,
-}
 
 /// Starts and stops a client under test.
 pub trait ClientUnderTest {
@@ -647,7 +629,7 @@ fn bind_servers(servers: &[Ipv4Addr], port: Option<u16>, shared: bool) -> Result
 }
 
 /// `nbns-conform run --role client`.
-pub fn run(opts: &ClientRunOptions) -> i32 {
+pub fn run(opts: &RunArgs) -> i32 {
     let paths = if opts.paths.is_empty() {
         vec![PathBuf::from(LIBRARY)]
     } else {
@@ -689,9 +671,9 @@ pub fn run(opts: &ClientRunOptions) -> i32 {
         .unwrap_or_else(|| DEFAULT_NAME.into());
     let external = opts.target_command.is_some();
     let port = if external {
-        Some(opts.port.unwrap_or(nbns_wire::nbns::PORT))
+        Some(opts.client_port.unwrap_or(nbns_wire::nbns::PORT))
     } else {
-        opts.port
+        opts.client_port
     };
     let net = match bind_servers(&servers, port, external) {
         Ok(n) => n,

@@ -9,6 +9,7 @@
 
 use crate::expectations::Expectations;
 use crate::report;
+use crate::run_cmd::RunArgs;
 use crate::runner::{Failure, Verdict};
 use crate::serve;
 use crate::suite::{self, Outcome};
@@ -29,24 +30,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Options of `run --role replication`.
-#[derive(Debug, Clone, Default)]
-pub struct ReplOptions {
-    /// IP or IP:PORT (port 42 when absent).
-    pub target: Option<String>,
-    /// Partner addresses: the first is owner A, the second owner B.
-    pub partners: Vec<Ipv4Addr>,
-    /// Holder addresses (UDP 137) for records the target owns.
-    pub holders: Vec<Ipv4Addr>,
-    pub filter: Option<String>,
-    pub expect: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
-    pub json: Option<PathBuf>,
-    pub jobs: usize,
-    pub quiet: bool,
-    pub restart_cmd: Option<String>,
-}
 
 const DEFAULT_PARTNERS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 3), Ipv4Addr::new(127, 0, 0, 4)];
 const DEFAULT_HOLDERS: [Ipv4Addr; 4] = crate::run_cmd::DEFAULT_CLIENTS;
@@ -224,7 +207,7 @@ fn parse_target(s: &str) -> Result<SocketAddrV4, String> {
 }
 
 /// Runs the replication role; returns the exit status (0 ok, 1 failures, 2 usage).
-pub fn run(opts: &ReplOptions) -> i32 {
+pub fn run(opts: &RunArgs) -> i32 {
     let partners = if opts.partners.is_empty() {
         DEFAULT_PARTNERS.to_vec()
     } else {
@@ -264,10 +247,10 @@ pub fn run(opts: &ReplOptions) -> i32 {
             (None, Some(e)) => Some(Box::new(move || e.restart())),
             (None, None) => None,
         };
-    let holder_addrs = if opts.holders.is_empty() {
+    let holder_addrs = if opts.clients.is_empty() {
         DEFAULT_HOLDERS.to_vec()
     } else {
-        opts.holders.clone()
+        opts.clients.clone()
     };
     if holder_addrs.len() < 2 {
         eprintln!("error: --role replication needs two holder addresses (--client-addr)");
