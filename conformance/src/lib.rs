@@ -9,6 +9,7 @@ pub mod db;
 pub mod decode;
 pub mod expectations;
 pub mod json;
+pub mod model_wire;
 pub mod net;
 pub mod reassembly;
 pub mod reference;

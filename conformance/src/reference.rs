@@ -6,6 +6,7 @@
 //! and the time) or [`Reference::tick`] (the time), so a capture can later
 //! be replayed through it. Sockets live in [`crate::serve`].
 
+use crate::model_wire::{emit, model_node, model_rcode, wire_node, wire_rcode};
 use nbns_model::proto::{self, NameKey, Packet, Time};
 use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
 use nbns_wire::nbns::{
@@ -355,7 +356,8 @@ impl Reference {
                             Packet::Response {
                                 op: proto::Opcode::Query,
                                 name,
-                                rcode: model_rcode(repr.flags.rcode),
+                                rcode: model_rcode(repr.flags.rcode)
+                                    .unwrap_or(proto::Rcode::CftErr),
                                 ttl: a.ttl,
                                 group: false,
                                 addrs: addrs.into(),
@@ -541,7 +543,7 @@ impl Reference {
                     authority: None,
                     additional: None,
                 };
-                reply.push((holder, emit(&repr)));
+                reply.push((holder, emit(&repr, Compression::None)));
             }
             Packet::Release {
                 name, group, addr, ..
@@ -569,7 +571,7 @@ impl Reference {
                         rdata: RData::Nb(List::Items(&entries)),
                     }),
                 };
-                reply.push((holder, emit_compressed(&repr)));
+                reply.push((holder, emit(&repr, Compression::Question)));
             }
             Packet::Wack { name, ttl, .. } => {
                 let Some(asked) = self.peek_asked((to, xid)) else {
@@ -593,7 +595,7 @@ impl Reference {
                     authority: None,
                     additional: None,
                 };
-                reply.push((asked.from, emit(&repr)));
+                reply.push((asked.from, emit(&repr, Compression::None)));
             }
             Packet::Response {
                 name,
@@ -656,7 +658,7 @@ impl Reference {
                     authority: None,
                     additional: None,
                 };
-                reply.push((asked.from, emit(&repr)));
+                reply.push((asked.from, emit(&repr, Compression::None)));
             }
             _ => {}
         }
@@ -710,89 +712,34 @@ impl Reference {
             authority: None,
             additional: None,
         };
-        emit(&repr)
+        emit(&repr, Compression::None)
     }
 }
 
-fn emit(repr: &Repr<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; repr.buffer_len(Compression::None)];
-    let n = repr.emit(&mut buf, Compression::None).unwrap_or(0);
-    buf.truncate(n);
-    buf
-}
-
-fn emit_compressed(repr: &Repr<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; repr.buffer_len(Compression::Question)];
-    let n = repr.emit(&mut buf, Compression::Question).unwrap_or(0);
-    buf.truncate(n);
-    buf
-}
-
 fn header_only(id: u16, opcode: Opcode, rcode: Rcode) -> Vec<u8> {
-    emit(&Repr {
-        id,
-        flags: Flags {
-            response: true,
-            opcode,
-            authoritative: true,
-            rcode,
-            ..Flags::default()
+    emit(
+        &Repr {
+            id,
+            flags: Flags {
+                response: true,
+                opcode,
+                authoritative: true,
+                rcode,
+                ..Flags::default()
+            },
+            question: None,
+            answer: None,
+            authority: None,
+            additional: None,
         },
-        question: None,
-        answer: None,
-        authority: None,
-        additional: None,
-    })
+        Compression::None,
+    )
 }
 
 fn nb_addrs(r: &Record<'_>) -> Vec<Ipv4Addr> {
     r.nb_entries()
         .map(|l| l.iter().map(|e| e.addr).collect())
         .unwrap_or_default()
-}
-
-fn model_node(n: NodeType) -> proto::NodeType {
-    match n {
-        NodeType::B => proto::NodeType::B,
-        NodeType::P => proto::NodeType::P,
-        NodeType::M => proto::NodeType::M,
-        NodeType::H => proto::NodeType::H,
-    }
-}
-
-fn wire_node(n: proto::NodeType) -> NodeType {
-    match n {
-        proto::NodeType::B => NodeType::B,
-        proto::NodeType::P => NodeType::P,
-        proto::NodeType::M => NodeType::M,
-        proto::NodeType::H => NodeType::H,
-    }
-}
-
-fn model_rcode(r: Rcode) -> proto::Rcode {
-    match r {
-        Rcode::NoError => proto::Rcode::Ok,
-        Rcode::FmtErr => proto::Rcode::FmtErr,
-        Rcode::SrvErr => proto::Rcode::SrvErr,
-        Rcode::NamErr => proto::Rcode::NamErr,
-        Rcode::ImpErr => proto::Rcode::ImpErr,
-        Rcode::RfsErr => proto::Rcode::RfsErr,
-        Rcode::ActErr => proto::Rcode::ActErr,
-        Rcode::CftErr | Rcode::Unknown(_) => proto::Rcode::CftErr,
-    }
-}
-
-fn wire_rcode(r: proto::Rcode) -> Rcode {
-    match r {
-        proto::Rcode::Ok => Rcode::NoError,
-        proto::Rcode::FmtErr => Rcode::FmtErr,
-        proto::Rcode::SrvErr => Rcode::SrvErr,
-        proto::Rcode::NamErr => Rcode::NamErr,
-        proto::Rcode::ImpErr => Rcode::ImpErr,
-        proto::Rcode::RfsErr => Rcode::RfsErr,
-        proto::Rcode::ActErr => Rcode::ActErr,
-        proto::Rcode::CftErr => Rcode::CftErr,
-    }
 }
 
 #[cfg(test)]
@@ -809,18 +756,21 @@ mod tests {
         wire.push(0);
         let name = WireName::with_scope_wire(NetbiosName::new(b"SCOPED", 0).unwrap(), &wire)
             .expect("valid labels");
-        emit(&Repr {
-            id: 7,
-            flags: Flags::request(Opcode::Query),
-            question: Some(Question {
-                name: name.to_name(),
-                qtype: RrType::Nb,
-                qclass: CLASS_IN,
-            }),
-            answer: None,
-            authority: None,
-            additional: None,
-        })
+        emit(
+            &Repr {
+                id: 7,
+                flags: Flags::request(Opcode::Query),
+                question: Some(Question {
+                    name: name.to_name(),
+                    qtype: RrType::Nb,
+                    qclass: CLASS_IN,
+                }),
+                answer: None,
+                authority: None,
+                additional: None,
+            },
+            Compression::None,
+        )
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! scaled to the clock. Broadcast stages send nothing (loopback has no
 //! segment to broadcast on); their timer still runs.
 
+use crate::model_wire::{emit, model_node, model_opcode, model_rcode, wire_node};
 use crate::reference::WireName;
 use nbns_model::client::{Client, ClientConfig, ClientOut, Dest};
 use nbns_model::proto::{self, AddrList, Packet};
@@ -229,51 +230,6 @@ struct Io<'a> {
     queries: HashMap<(Ipv4Addr, Name), (u16, SocketAddr)>,
 }
 
-fn model_opcode(op: Opcode) -> Option<proto::Opcode> {
-    Some(match op {
-        Opcode::Query => proto::Opcode::Query,
-        Opcode::Registration => proto::Opcode::Registration,
-        Opcode::Release => proto::Opcode::Release,
-        Opcode::Wack => proto::Opcode::Wack,
-        Opcode::Refresh | Opcode::RefreshAlt => proto::Opcode::Refresh,
-        Opcode::MultihomedRegistration => proto::Opcode::MultihomedRegistration,
-        _ => return None,
-    })
-}
-
-fn model_rcode(r: Rcode) -> proto::Rcode {
-    match r {
-        Rcode::NoError => proto::Rcode::Ok,
-        Rcode::FmtErr => proto::Rcode::FmtErr,
-        Rcode::SrvErr => proto::Rcode::SrvErr,
-        Rcode::NamErr => proto::Rcode::NamErr,
-        Rcode::ImpErr => proto::Rcode::ImpErr,
-        Rcode::RfsErr => proto::Rcode::RfsErr,
-        Rcode::ActErr => proto::Rcode::ActErr,
-        Rcode::CftErr => proto::Rcode::CftErr,
-        // Any other code is an error the client does not know: a refusal.
-        _ => proto::Rcode::RfsErr,
-    }
-}
-
-fn wire_node(n: proto::NodeType) -> NodeType {
-    match n {
-        proto::NodeType::B => NodeType::B,
-        proto::NodeType::P => NodeType::P,
-        proto::NodeType::M => NodeType::M,
-        proto::NodeType::H => NodeType::H,
-    }
-}
-
-fn model_node(n: NodeType) -> proto::NodeType {
-    match n {
-        NodeType::B => proto::NodeType::B,
-        NodeType::P => proto::NodeType::P,
-        NodeType::M => proto::NodeType::M,
-        NodeType::H => proto::NodeType::H,
-    }
-}
-
 impl Io<'_> {
     /// A datagram as the model sees it; None for what the client ignores.
     fn decode(&mut self, from: SocketAddr, bytes: &[u8]) -> Option<Packet<Name, Ipv4Addr>> {
@@ -298,7 +254,8 @@ impl Io<'_> {
             return Some(Packet::Response {
                 op: model_opcode(repr.flags.opcode)?,
                 name,
-                rcode: model_rcode(repr.flags.rcode),
+                // A code the client does not know is a refusal.
+                rcode: model_rcode(repr.flags.rcode).unwrap_or(proto::Rcode::RfsErr),
                 ttl: answer.ttl,
                 group: entries.first().is_some_and(|e| e.flags.group()),
                 addrs: AddrList::from(entries.iter().map(|e| e.addr).collect::<Vec<_>>()),
@@ -454,7 +411,7 @@ impl Io<'_> {
                     authority: None,
                     additional: None,
                 };
-                return Some((dest, emit(&repr)));
+                return Some((dest, emit(&repr, Compression::Question)));
             }
             _ => return None,
         };
@@ -484,15 +441,8 @@ impl Io<'_> {
                 rdata: RData::Nb(List::Items(&entries)),
             }),
         };
-        Some((server, emit(&repr)))
+        Some((server, emit(&repr, Compression::Question)))
     }
-}
-
-fn emit(repr: &Repr<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; repr.buffer_len(Compression::Question)];
-    let n = repr.emit(&mut buf, Compression::Question).unwrap_or(0);
-    buf.truncate(n);
-    buf
 }
 
 #[cfg(test)]
