@@ -25,7 +25,6 @@ use nbns_wire::nbns::{
 };
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -630,24 +629,9 @@ fn bind_servers(servers: &[Ipv4Addr], port: Option<u16>, shared: bool) -> Result
 
 /// `nbns-conform run --role client`.
 pub fn run(opts: &RunArgs) -> i32 {
-    let paths = if opts.paths.is_empty() {
-        vec![PathBuf::from(LIBRARY)]
-    } else {
-        opts.paths.clone()
-    };
-    let scripts = match suite::load(&paths, opts.filter.as_deref()) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return 2;
-        }
-    };
-    if scripts.is_empty() {
-        eprintln!("error: no scripts match");
+    let Some(scripts) = suite::load_selected(&opts.paths, LIBRARY, opts.filter.as_deref()) else {
         return 2;
-    }
+    };
     let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
         Ok(e) => e,
         Err(e) => {

@@ -128,24 +128,9 @@ fn bind_clients(clients: &[Ipv4Addr], port: Option<u16>) -> Result<Net, String> 
 
 /// Runs the command; returns the exit status (0 ok, 1 failures, 2 usage or script errors).
 pub fn run(opts: &RunArgs) -> i32 {
-    let paths = if opts.paths.is_empty() {
-        vec![PathBuf::from(LIBRARY)]
-    } else {
-        opts.paths.clone()
-    };
-    let scripts = match suite::load(&paths, opts.filter.as_deref()) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return 2;
-        }
-    };
-    if scripts.is_empty() {
-        eprintln!("error: no scripts match (looked in {})", show_paths(&paths));
+    let Some(scripts) = suite::load_selected(&opts.paths, LIBRARY, opts.filter.as_deref()) else {
         return 2;
-    }
+    };
     let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
         Ok(e) => e,
         Err(e) => {
@@ -279,12 +264,4 @@ pub fn run(opts: &RunArgs) -> i32 {
         },
         &mut outcomes,
     )
-}
-
-fn show_paths(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

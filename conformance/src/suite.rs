@@ -15,6 +15,35 @@ use std::time::{Duration, Instant};
 /// The script file extension.
 pub const EXTENSION: &str = "nbt";
 
+/// The scripts of `paths` (the `library` directory when none are given)
+/// whose names contain `filter`; `None` once script errors, or an empty
+/// selection, have been reported on standard error.
+pub fn load_selected(
+    paths: &[PathBuf],
+    library: &str,
+    filter: Option<&str>,
+) -> Option<Vec<Script>> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(library)]
+    } else {
+        paths.to_vec()
+    };
+    match load(&paths, filter) {
+        Ok(scripts) if scripts.is_empty() => {
+            let looked: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("error: no scripts match (looked in {})", looked.join(", "));
+            None
+        }
+        Ok(scripts) => Some(scripts),
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            None
+        }
+    }
+}
+
 /// Finds the scripts under each path (a file or a directory, recursively),
 /// sorted by name. A script's name is its path below the directory given,
 /// without the extension: `registration/new-unique`.
