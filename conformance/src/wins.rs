@@ -137,6 +137,16 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Commits and sends what the last change owes; a failed write is
+    /// remembered for the UDP loop, which stops the server.
+    fn settle(&self, core: &mut Core) -> Result<(), String> {
+        let r = core.commit_and_send();
+        if let Err(e) = &r {
+            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        }
+        r
+    }
 }
 
 impl ReplicaDb for Shared {
@@ -205,18 +215,6 @@ impl ReplicaDb for Shared {
             .reference
             .verify_replicas(now, owner, max, recs, &mut core.replies);
         self.settle(core).map(|()| ended)
-    }
-}
-
-impl Shared {
-    /// Commits and sends what the last change owes; a failed write is
-    /// remembered for the UDP loop, which stops the server.
-    fn settle(&self, core: &mut Core) -> Result<(), String> {
-        let r = core.commit_and_send();
-        if let Err(e) = &r {
-            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-        }
-        r
     }
 }
 
