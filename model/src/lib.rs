@@ -1,19 +1,23 @@
 //! A model of NetBIOS name service (NBNS / WINS): the WINS server, the NBT client and WINS
 //! replication as deterministic state machines, plus stateright models that check them.
 //!
-//! * [`server`] and [`replication`]: the WINS server state machine and the replication conflict
-//!   rules. Independent of stateright; driven only by explicit inputs (packets, time), so a real
-//!   server on UDP sockets can run the very same code.
+//! * [`record`], [`conflict`], [`server`] and [`replication`], each building on the ones before:
+//!   the database records, the replication conflict rules (pure), the WINS server state machine
+//!   and pulling from partners. Independent of stateright; driven only by explicit inputs
+//!   (packets, time), so a real server on UDP sockets can run the very same code.
 //! * [`client`]: the NBT client (node types, primary/backup WINS, multihomed NICs, the local
 //!   name table with reference counts). Also stateright-independent.
-//! * [`world`]: the stateright [`Model`](stateright::Model) that wires servers, clients and an
-//!   unordered network together; [`scenarios`] lists the configurations that are checked.
+//! * [`world`]: servers, clients and an unordered network wired into one transition system;
+//!   [`scenarios`] lists the configurations that are checked and binds them to stateright's
+//!   [`Model`](stateright::Model) with their properties; [`trace`] renders states and steps.
 //! * [`Bug`]/[`Bugs`]: the five Microsoft KB bugs as switches.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod client;
+pub mod conflict;
 pub mod proto;
+pub mod record;
 pub mod replication;
 pub mod scenarios;
 pub mod server;

@@ -3,9 +3,10 @@
 use crate::client::ClientConfig;
 use crate::proto::NodeType;
 use crate::server::ServerConfig;
-use crate::world::{self, Prop, ScenarioKind, World};
+use crate::trace;
+use crate::world::{self, Action, Prop, ScenarioKind, State, World};
 use crate::{Bug, Bugs};
-use stateright::Property;
+use stateright::{Model, Property};
 
 /// A scenario as listed by `nbns-model list`.
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +171,40 @@ impl Scenario {
             }
         }
         w
+    }
+}
+
+/// The stateright binding of a scenario's world: its transitions (from [`crate::world`]), the
+/// properties of its family, and the explorer's view of a step (from [`crate::trace`]).
+impl Model for World {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        self.initial_states()
+    }
+
+    fn actions(&self, s: &State, acts: &mut Vec<Action>) {
+        self.enabled_actions(s, acts);
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        self.step(last, action)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties(self.kind)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        trace::action(self, action)
+    }
+
+    fn format_step(&self, last: &State, action: Action) -> Option<String> {
+        let next = self.step(last, action)?;
+        let mut s = trace::changes(self, last, &next).join("\n");
+        s.push_str(&format!("\n\n{next:#?}"));
+        Some(s)
     }
 }
 

@@ -9,77 +9,21 @@
 //! * [`Server::challenge_timeout`] and [`Server::scavenge`]: the same steps for one name,
 //!   regardless of the clock (the model fires them nondeterministically).
 //! * [`Server::add_static`] / [`Server::delete_static`]: the administrator's static mappings.
-//! * [`crate::replication`]: pulling records from a partner.
+//! * [`Server::apply_replica`]: a partner's record, by the conflict rules of [`crate::conflict`]
+//!   (pulling from partners is the `replication` module, which builds on this one).
 //!
 //! Outputs are [`Send`]s pushed to a caller-provided vector: responses (positive or negative,
 //! with rcode, TTL and address list), WACKs, challenge queries to a holder, release demands.
 
+use crate::conflict::{
+    after_challenge, decide, ChallengeAnswer, ChallengeDecision, ConflictCase, Decision, Outcome,
+};
 use crate::proto::{
     set_insert, set_remove, Addr, AddrList, NameKey, NodeType, Opcode, Packet, Rcode, SmallVec,
     Time,
 };
+pub use crate::record::{Kind, OwnerVersions, RecState, Record, Version};
 use crate::{Bug, Bugs};
-
-/// A per-owner version id (64-bit in WINS, strictly increasing per owner).
-pub type Version = u64;
-
-/// An owner-version map: the highest version held per owner, sorted by owner.
-pub type OwnerVersions<A> = SmallVec<[(A, Version); 3]>;
-
-/// The type of a name record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A unique name with one address.
-    Unique,
-    /// A normal group: members are not tracked (queries get 255.255.255.255); the record
-    /// keeps its first registrant's address for replication.
-    Group,
-    /// A special group (`<1C>`): up to `special_group_max` member addresses.
-    SpecialGroup,
-    /// A unique name of a multihomed host: several addresses.
-    Multihomed,
-}
-
-impl Kind {
-    /// Unique or multihomed.
-    pub fn is_unique(self) -> bool {
-        matches!(self, Kind::Unique | Kind::Multihomed)
-    }
-}
-
-/// The state of a name record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RecState {
-    /// Registered and in use.
-    Active,
-    /// Released by its holder or expired; kept until the tombstone interval ends.
-    Released,
-    /// Marked for deletion; replicated so partners delete their copies too.
-    Tombstone,
-}
-
-/// One record of the WINS database.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Record<N, A> {
-    /// The name (the sort key).
-    pub name: N,
-    /// Unique, group, special group or multihomed.
-    pub kind: Kind,
-    /// Active, released or tombstone.
-    pub state: RecState,
-    /// A static mapping entered by the administrator.
-    pub is_static: bool,
-    /// The node type of the registrant.
-    pub node: NodeType,
-    /// The addresses (sorted). Empty for a plain group.
-    pub addrs: AddrList<A>,
-    /// The WINS server that owns the record (its address).
-    pub owner: A,
-    /// The owner's version id for this record.
-    pub version: Version,
-    /// When the current state ends (TTL, tombstone interval, tombstone timeout).
-    pub expires: Time,
-}
 
 /// A registration waiting for the old holder(s) to answer a challenge query.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -110,7 +54,7 @@ pub struct Pending<N, A> {
     pub challenged: AddrList<A>,
     /// Every address the claiming holders listed in their answers (sorted).
     pub listed: AddrList<A>,
-    /// A replication challenge ([`crate::replication::Decision::Challenge`]): the replica
+    /// A replication challenge ([`crate::conflict::Decision::Challenge`]): the replica
     /// waiting for the holder's answer. None for a registration challenge.
     pub replica: Option<Record<N, A>>,
 }
@@ -626,7 +570,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
 
     /// Starts a replication challenge: queries the holder addresses of the record for
     /// `replica.name`; the answers (or the timeout) decide through
-    /// [`crate::replication::after_challenge`]. Returns false (and does nothing) when a
+    /// [`crate::conflict::after_challenge`]. Returns false (and does nothing) when a
     /// challenge for the name is already running.
     pub(crate) fn challenge_for_replica(
         &mut self,
@@ -718,7 +662,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     ) {
         let mut p = p;
         if let Some(replica) = p.replica.take() {
-            crate::replication::finish_challenge(self, cfg, now, p, replica, out);
+            self.finish_replica_challenge(cfg, now, p, replica, out);
             return;
         }
         let op = if p.multihomed {
@@ -1045,6 +989,142 @@ struct Reg<N, A> {
     multihomed: bool,
     from: A,
     xid: u16,
+}
+
+/// Replicas (MS-WINSRA): a partner's record applied to this database by the conflict rules of
+/// [`crate::conflict`].
+impl<N: NameKey, A: Addr> Server<N, A> {
+    /// Applies one replica by the conflict rules, pushing challenge queries and release demands
+    /// to `out`.
+    pub fn apply_replica(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        rec: Record<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) -> Outcome {
+        self.raise_known(rec.owner, rec.version);
+        let Some(existing) = self.record(&rec.name) else {
+            self.put(rec);
+            return Outcome::Inserted;
+        };
+        let d = decide(cfg.bugs, ConflictCase::of(self.me, existing, &rec));
+        self.apply_decision(cfg, now, d, rec, out);
+        Outcome::Decided(d)
+    }
+
+    fn apply_decision(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        d: Decision,
+        rec: Record<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let existing = self.record(&rec.name).expect("existing record").clone();
+        match d {
+            Decision::Replace => self.put(rec),
+            Decision::Keep => {}
+            Decision::ReplaceAndReleaseDemand => {
+                self.put(rec);
+                release_demands(&existing.name, existing.node, &existing.addrs, out);
+            }
+            Decision::Challenge => {
+                self.challenge_for_replica(cfg, now, rec, out);
+            }
+            Decision::MergeSpecialGroup => {
+                // The replica's members plus the existing ones (up to the limit). An owned
+                // record stays ours (new version when it changed); a replica record becomes
+                // the replica's owner's when they share members, else ours (Samba's rule).
+                let mut merged = rec.clone();
+                for a in &existing.addrs {
+                    if merged.addrs.len() < cfg.special_group_max {
+                        set_insert(&mut merged.addrs, *a);
+                    }
+                }
+                let shared = existing.addrs.iter().any(|a| rec.addrs.contains(a));
+                if existing.owner == self.me || !shared {
+                    if existing.owner == self.me && merged.addrs == existing.addrs {
+                        return;
+                    }
+                    merged.owner = self.me;
+                    merged.version = self.bump();
+                }
+                self.put(merged);
+            }
+        }
+    }
+
+    /// Ends a replication challenge (its answers are in `p`): the holder's answer decides by
+    /// [`after_challenge`]; when the record changed meanwhile the rules run again.
+    fn finish_replica_challenge(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        mut p: Pending<N, A>,
+        replica: Record<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let Some(existing) = self.record(&replica.name).cloned() else {
+            self.put(replica);
+            return;
+        };
+        let d = decide(cfg.bugs, ConflictCase::of(self.me, &existing, &replica));
+        if d != Decision::Challenge || existing.addrs != p.challenged {
+            if d != Decision::Challenge {
+                self.apply_decision(cfg, now, d, replica, out);
+            }
+            return; // a changed record: the replica's version is known; the owner's next one wins
+        }
+        p.claims.retain(|a| existing.addrs.contains(a));
+        let within = |xs: &[A]| xs.iter().all(|a| p.listed.contains(a));
+        let answer = if p.claims.is_empty() {
+            ChallengeAnswer::Gone
+        } else {
+            ChallengeAnswer::Claims {
+                lists_replica: within(&replica.addrs),
+                lists_existing: within(&existing.addrs),
+            }
+        };
+        match after_challenge(answer) {
+            ChallengeDecision::Replace => self.put(replica),
+            ChallengeDecision::Keep => {}
+            ChallengeDecision::KeepAndReleaseDemand => {
+                release_demands(&existing.name, existing.node, &p.listed, out);
+            }
+            ChallengeDecision::MergeMultihomed => {
+                let mut merged = replica;
+                merged.kind = Kind::Multihomed;
+                for a in &existing.addrs {
+                    set_insert(&mut merged.addrs, *a);
+                }
+                self.put(merged);
+            }
+        }
+    }
+}
+
+/// Release demands (RFC 1002 4.2.9 with the response bit clear, sent by the server) to the
+/// addresses of a record that lost a conflict.
+fn release_demands<N: NameKey, A: Addr>(
+    name: &N,
+    node: NodeType,
+    addrs: &[A],
+    out: &mut Vec<Send<N, A>>,
+) {
+    for a in addrs {
+        out.push(Send {
+            to: *a,
+            xid: 0,
+            packet: Packet::Release {
+                name: name.clone(),
+                group: false,
+                node,
+                addr: *a,
+                broadcast: false,
+            },
+        });
+    }
 }
 
 fn negative<N, A>(op: Opcode, name: N, rcode: Rcode) -> Packet<N, A> {

@@ -14,7 +14,7 @@ use crate::proto::{Packet, SmallVec, Time};
 use crate::replication;
 use crate::server::{Kind, RecState, Send, Server, ServerConfig, Version};
 use crate::Bugs;
-use stateright::{Model, Property};
+use stateright::Property;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -597,11 +597,11 @@ impl World {
     }
 }
 
-impl Model for World {
-    type State = State;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<State> {
+/// The transition system itself; the stateright `Model` binding (properties, how the explorer
+/// shows steps) is in the `scenarios` module, which builds on this one.
+impl World {
+    /// The initial states (one per initial choice of live servers).
+    pub fn initial_states(&self) -> Vec<State> {
         self.init_up
             .iter()
             .map(|&up| {
@@ -643,7 +643,8 @@ impl Model for World {
             .collect()
     }
 
-    fn actions(&self, s: &State, acts: &mut Vec<Action>) {
+    /// Every action enabled in `s`.
+    pub fn enabled_actions(&self, s: &State, acts: &mut Vec<Action>) {
         // The network.
         for (k, m) in s.net.iter().enumerate() {
             if k > 0 && s.net[k - 1] == *m {
@@ -795,7 +796,8 @@ impl Model for World {
         }
     }
 
-    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+    /// The state after `action`, or None when it changes nothing.
+    pub fn step(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
         match action {
             Action::Deliver(m) => {
@@ -920,21 +922,6 @@ impl Model for World {
                 }
             }
         }
-        Some(s)
-    }
-
-    fn properties(&self) -> Vec<Property<Self>> {
-        crate::scenarios::properties(self.kind)
-    }
-
-    fn format_action(&self, action: &Action) -> String {
-        crate::trace::action(self, action)
-    }
-
-    fn format_step(&self, last: &State, action: Action) -> Option<String> {
-        let next = self.next_state(last, action)?;
-        let mut s = crate::trace::changes(self, last, &next).join("\n");
-        s.push_str(&format!("\n\n{next:#?}"));
         Some(s)
     }
 }
