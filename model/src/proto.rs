@@ -223,12 +223,24 @@ pub trait NameKey: Ord + Clone + Hash + Debug {
     fn is_special_group(&self) -> bool {
         false
     }
+
+    /// True for the local master browser name (suffix `<1D>`): every subnet has its own, so a
+    /// WINS server acknowledges its registration without storing it and never answers a query
+    /// for it (MS-NBTE; Samba's WINS server does the same for unique and group `<1D>`).
+    fn is_local_master_browser(&self) -> bool {
+        false
+    }
 }
 
-/// The model's names are small integers; `0x1C` plays a `<1C>` special group.
+/// The model's names are small integers; `0x1C` plays a `<1C>` special group and `0x1D` a
+/// `<1D>` local master browser name.
 impl NameKey for u8 {
     fn is_special_group(&self) -> bool {
         *self == 0x1C
+    }
+
+    fn is_local_master_browser(&self) -> bool {
+        *self == 0x1D
     }
 }
 

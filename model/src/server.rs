@@ -356,7 +356,14 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 name,
                 broadcast: false,
             } => {
-                let packet = match self.active(&name) {
+                // A normal group is answered in any state, released and tombstone too (its
+                // members are not tracked; Samba and Windows answer 255.255.255.255); a
+                // `<1D>` name is never answered.
+                let found = self
+                    .record(&name)
+                    .filter(|r| r.state == RecState::Active || r.kind == Kind::Group)
+                    .filter(|_| !name.is_local_master_browser());
+                let packet = match found {
                     Some(r) => Packet::Response {
                         op: Opcode::Query,
                         name,
@@ -394,6 +401,19 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         } else {
             Opcode::Registration
         };
+        if r.name.is_local_master_browser() {
+            // Acknowledged, never stored (unique or group alike).
+            out.push(positive(
+                op,
+                r.name,
+                r.ttl,
+                r.group,
+                AddrList::one(r.addr),
+                r.from,
+                r.xid,
+            ));
+            return;
+        }
         let idx = self
             .find(&r.name)
             .ok()
@@ -405,8 +425,13 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             .find(|p| p.name == r.name)
             .filter(|_| !holder)
         {
-            // A challenge for this name is running: its requester waits again, anybody
-            // else is refused for now (the name's fate is being decided).
+            // A challenge for this name is running. The same request again (same sender and
+            // transaction id: a retransmission) already has its WACK and is ignored; the
+            // requester asking anew waits again; anybody else is refused for now (the name's
+            // fate is being decided).
+            if p.from == r.from && p.xid == r.xid {
+                return;
+            }
             let packet = if p.requester == r.addr {
                 Packet::Wack {
                     name: r.name,
@@ -759,6 +784,25 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             .ok()
             .filter(|&i| self.records[i].state == RecState::Active)
         {
+            Some(i)
+                if !group
+                    && self.records[i].kind.is_unique()
+                    && !self.records[i].addrs.contains(&addr) =>
+            {
+                // A refresh from an address that does not hold the unique name is a
+                // registration: WACK, challenge the holder (Windows and Samba).
+                let reg = Reg {
+                    name,
+                    group,
+                    node,
+                    ttl,
+                    addr,
+                    multihomed: false,
+                    from,
+                    xid,
+                };
+                self.register(cfg, now, reg, out)
+            }
             Some(i) => {
                 let rec = &mut self.records[i];
                 let ok = if group {
@@ -1325,15 +1369,6 @@ mod tests {
     fn group_rules() {
         let cfg = ServerConfig::default();
         let mut s = S::new(ME);
-        let greg = |name, addr| Packet::Register {
-            name,
-            group: true,
-            node: NodeType::B,
-            ttl: 300,
-            addr,
-            multihomed: false,
-            broadcast: false,
-        };
         step(&mut s, &cfg, 1, greg(9, 1));
         let out = step(&mut s, &cfg, 2, greg(9, 2));
         assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
@@ -1347,6 +1382,111 @@ mod tests {
         assert_eq!(
             (r.kind, r.addrs.clone()),
             (Kind::SpecialGroup, [1, 2].into())
+        );
+    }
+
+    fn greg(name: u8, addr: u8) -> Packet<u8, u8> {
+        Packet::Register {
+            name,
+            group: true,
+            node: NodeType::B,
+            ttl: 300,
+            addr,
+            multihomed: false,
+            broadcast: false,
+        }
+    }
+
+    fn query(name: u8) -> Packet<u8, u8> {
+        Packet::Query {
+            name,
+            broadcast: false,
+        }
+    }
+
+    #[test]
+    fn retransmitted_registration_during_a_challenge_is_ignored() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        let out = step(&mut s, &cfg, 2, reg(5, 2, false));
+        assert!(matches!(out[0].packet, Packet::Wack { .. }));
+        // The same sender and transaction id again: nothing (Samba's client takes a second
+        // WACK for an invalid response).
+        assert!(step(&mut s, &cfg, 2, reg(5, 2, false)).is_empty());
+        // A new transaction from the requester waits again.
+        let mut out = Vec::new();
+        s.handle(&cfg, 0, 2, 8, reg(5, 2, false), &mut out);
+        assert!(matches!(out[0].packet, Packet::Wack { .. }));
+    }
+
+    #[test]
+    fn refresh_by_a_non_holder_is_a_registration_with_a_challenge() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        let refresh = Packet::Refresh {
+            name: 5,
+            group: false,
+            node: NodeType::P,
+            ttl: 300,
+            addr: 2,
+        };
+        let out = step(&mut s, &cfg, 2, refresh);
+        assert!(matches!(out[0].packet, Packet::Wack { .. }));
+        assert!(matches!(out[1].packet, Packet::Query { name: 5, .. }) && out[1].to == 1);
+        // The holder stays silent: the refreshing host gets the name.
+        let mut out = Vec::new();
+        assert!(s.challenge_timeout(&cfg, 0, &5, &mut out));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        assert_eq!(s.active(&5).unwrap().addrs[..], [2]);
+    }
+
+    #[test]
+    fn local_master_browser_names_are_acknowledged_never_stored_or_answered() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        for p in [reg(0x1D, 1, false), greg(0x1D, 2)] {
+            let out = step(&mut s, &cfg, 1, p);
+            assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        }
+        assert!(s.record(&0x1D).is_none());
+        let out = step(&mut s, &cfg, 3, query(0x1D));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::NamErr));
+    }
+
+    #[test]
+    fn a_normal_group_is_answered_after_its_release() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, greg(9, 1));
+        let release = Packet::Release {
+            name: 9,
+            group: true,
+            node: NodeType::B,
+            addr: 1,
+            broadcast: false,
+        };
+        step(&mut s, &cfg, 1, release);
+        assert_eq!(s.record(&9).unwrap().state, RecState::Released);
+        let out = step(&mut s, &cfg, 3, query(9));
+        assert!(matches!(
+            &out[0].packet,
+            Packet::Response { rcode: Rcode::Ok, group: true, addrs, .. } if addrs.is_empty()
+        ));
+        // A released unique name is not.
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        let release = Packet::Release {
+            name: 5,
+            group: false,
+            node: NodeType::B,
+            addr: 1,
+            broadcast: false,
+        };
+        step(&mut s, &cfg, 1, release);
+        assert_eq!(
+            rcode_of(&step(&mut s, &cfg, 3, query(5))[0]),
+            Some(Rcode::NamErr)
         );
     }
 
