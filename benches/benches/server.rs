@@ -15,10 +15,8 @@
 //! the reference commits (fsync with a file) before it answers.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nbns_conformance::reference::ReferenceConfig;
-use nbns_conformance::serve::Embedded;
-use nbns_conformance::wins::WinsConfig;
-use nbns_conformance::wrepl_service::ServiceConfig;
+use nbns_reference::replication::ReplicationConfig;
+use nbns_reference::{EmbeddedServer, PacketConfig, WinsServerConfig};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, Question, RData, Record, Repr,
     RrType, CLASS_IN,
@@ -156,20 +154,21 @@ impl Client {
 /// The reference target as `serve --db FILE --partner ...` runs it: a redb
 /// file and replication on (one partner, which is never reached: periodic
 /// pulls are off so that no failing connection runs during the measurement).
-fn durable_reference() -> (Embedded, PathBuf) {
+fn durable_reference() -> (EmbeddedServer, PathBuf) {
     let ip = Ipv4Addr::new(127, 0, 0, 12);
     let db = std::env::temp_dir().join(format!("nbnsv-bench-{}.redb", std::process::id()));
     let _ = std::fs::remove_file(&db);
-    let mut reference = ReferenceConfig::new("BENCHREF", ip);
+    let mut reference = PacketConfig::new("BENCHREF", ip);
     reference.challenge_port = nbns_wire::nbns::PORT;
-    let mut cfg = WinsConfig::new(reference);
+    let mut cfg = WinsServerConfig::new(reference);
     cfg.db = Some(db.clone());
-    let mut wrepl = ServiceConfig::new(ip);
+    let mut wrepl = ReplicationConfig::new(ip);
     wrepl.bind = SocketAddrV4::new(ip, 0);
     wrepl.partners = vec![SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 13), 42)];
     wrepl.pull_interval = Duration::ZERO;
     cfg.replication = Some(wrepl);
-    let server = Embedded::start_with(cfg, SocketAddrV4::new(ip, 0)).expect("reference target");
+    let server =
+        EmbeddedServer::start_with(cfg, SocketAddrV4::new(ip, 0)).expect("reference target");
     (server, db)
 }
 
@@ -186,7 +185,7 @@ fn nmbd_target() -> Option<SocketAddr> {
 }
 
 fn throughput(c: &mut Criterion) {
-    let embedded = Embedded::start(nbns_wire::nbns::PORT).expect("reference target");
+    let embedded = EmbeddedServer::start(nbns_wire::nbns::PORT).expect("reference target");
     let (durable, db) = durable_reference();
     let nmbd = nmbd_target();
     for (group_name, client) in [

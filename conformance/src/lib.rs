@@ -1,30 +1,15 @@
-//! `nbns-conformance`: packet scripts, the runner that fires them at an NBNS
-//! or WINS target, and the reports it writes.
+//! `nbns-conformance`: packet scripts ([`script`]), the runner that fires them
+//! at an NBNS or WINS target in one of its roles ([`roles`], over the sockets
+//! of [`net`]), what it concludes and reports ([`verdict`]), the dissector
+//! ([`capture`]) and the subcommands of `nbns-conform` ([`commands`]). The
+//! reference server and client it tests against by default are the
+//! `nbns-reference` crate.
 
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod client_role;
-pub mod db;
-pub mod decode;
-pub mod expectations;
-pub mod json;
-pub mod model_wire;
+pub mod commands;
 pub mod net;
-pub mod reassembly;
-pub mod reference;
-pub mod reference_client;
-pub mod report;
-pub mod run_cmd;
-pub mod runner;
+pub mod roles;
 pub mod script;
-pub mod serve;
-pub mod steps;
-pub mod suite;
-pub mod wins;
-pub mod wrepl_holders;
-pub mod wrepl_matrix;
-pub mod wrepl_partner;
-pub mod wrepl_records;
-pub mod wrepl_run;
-pub mod wrepl_service;
+pub mod verdict;

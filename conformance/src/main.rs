@@ -1,7 +1,9 @@
 //! `nbns-conform`: the command-line front end. Each subcommand lives in its
-//! own module of the library; this file only parses arguments and dispatches.
+//! own module of the library (`nbns_conformance::commands`); this file only
+//! parses arguments and dispatches.
 
 use clap::{Parser, Subcommand};
+use nbns_conformance::commands;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -21,14 +23,7 @@ enum Command {
     /// Print every NBNS (UDP 137) and WINS replication (TCP 42) message of
     /// captures or hex dumps, like a dissector.
     #[command(after_help = DECODE_AFTER_HELP)]
-    Decode {
-        /// One JSON object a line instead of text blocks.
-        #[arg(long)]
-        json: bool,
-        /// .pcap or .pcapng files, or hex text files (one packet a line); `-` reads standard input.
-        #[arg(value_name = "INPUT", required = true)]
-        inputs: Vec<String>,
-    },
+    Decode(commands::decode::DecodeArgs),
     /// Run packet scripts against an NBNS/WINS server and judge its answers.
     ///
     /// Without --target, starts the embedded reference target (the model's
@@ -36,11 +31,11 @@ enum Command {
     /// script library against it; with --role replication, the embedded
     /// target runs with replication on at 127.0.0.2 (ports 137 and 42: root).
     #[command(after_help = RUN_AFTER_HELP)]
-    Run(nbns_conformance::run_cmd::RunArgs),
+    Run(nbns_conformance::roles::options::RunArgs),
     /// Run the reference WINS server: the model's state machine on UDP (NBNS) and TCP (WINS
     /// replication), with a durable database.
     #[command(after_help = SERVE_AFTER_HELP)]
-    Serve(nbns_conformance::serve::ServeArgs),
+    Serve(commands::serve::ServeArgs),
 }
 
 const SERVE_AFTER_HELP: &str = "\
@@ -90,11 +85,9 @@ shown with its frame, offset and reason); 2 usage error or unreadable input.";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Decode { json, inputs } => {
-            nbns_conformance::decode::run(&nbns_conformance::decode::Options { json, inputs })
-        }
-        Command::Run(args) => nbns_conformance::run_cmd::dispatch(&args),
-        Command::Serve(args) => nbns_conformance::serve::main(&args),
+        Command::Decode(args) => commands::decode::main(&args),
+        Command::Run(args) => commands::run::dispatch(&args),
+        Command::Serve(args) => commands::serve::main(&args),
     };
     ExitCode::from(code as u8)
 }

@@ -9,7 +9,7 @@
 //! needed) except the last two tests, which need root for network namespaces
 //! and fail loudly without it (NBNS_VERIFY_SKIP_SAMBA=1 skips the Samba one).
 
-use nbns_conformance::wrepl_partner::session;
+use nbns_reference::replication::conn::session;
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, Question, RData, Rcode, Record,
     Repr, RrType, CLASS_IN,
@@ -430,7 +430,7 @@ fn replication_connections_are_limited_and_stalled_peers_dropped() {
     .to_vec();
     let server = Served::start(ip, free_port(ip), free_port(ip), &db, &extra);
     let connect =
-        || nbns_conformance::wrepl_partner::connect_from(Some(partner), server.wrepl, T).unwrap();
+        || nbns_reference::replication::conn::connect_from(Some(partner), server.wrepl, T).unwrap();
     // Four peers stall half-way through a frame that claims 16 MB.
     let mut stalled: Vec<_> = (0..4).map(|_| connect()).collect();
     for s in &mut stalled {

@@ -12,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nbns_conformance::reference::{Reference, ReferenceConfig};
-use nbns_conformance::wrepl_records::from_wire;
+use nbns_reference::replication::records::from_wire;
+use nbns_reference::{PacketConfig, PacketLayer};
 use nbns_wire::nbns::Repr;
 use nbns_wire::wrepl::{self, OwnedNameRecord, ParseOptions, Replication};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -25,9 +25,9 @@ fn source(sel: u8) -> Ipv4Addr {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut cfg = ReferenceConfig::new("FUZZ", ME);
+    let mut cfg = PacketConfig::new("FUZZ", ME);
     cfg.server.challenge_wait = 2;
-    let mut server = Reference::new(cfg.clone()).expect("valid config");
+    let mut server = PacketLayer::new(cfg.clone()).expect("valid config");
     let mut replies: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
     let mut now = 1_000u64;
     let mut rest = data;

@@ -16,7 +16,7 @@
 //! segment to broadcast on); their timer still runs.
 
 use crate::model_wire::{emit, model_node, model_opcode, model_rcode, wire_node};
-use crate::reference::WireName;
+use crate::wire_name::WireName;
 use nbns_model::client::{Client, ClientConfig, ClientOut, Dest};
 use nbns_model::proto::{self, AddrList, Packet};
 use nbns_model::Bugs;
@@ -69,15 +69,15 @@ pub fn own_names(spec: &ClientSpec) -> Vec<(String, u8, bool)> {
 }
 
 /// A running reference client (a thread of this process).
-pub struct ReferenceClient {
+pub struct WinsClient {
     stop: Arc<AtomicBool>,
     kill: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
-impl ReferenceClient {
+impl WinsClient {
     /// Binds the client's sockets and starts registering.
-    pub fn start(spec: &ClientSpec) -> io::Result<ReferenceClient> {
+    pub fn start(spec: &ClientSpec) -> io::Result<WinsClient> {
         let mut sockets = Vec::new();
         for &nic in &spec.nics {
             let s = UdpSocket::bind(SocketAddrV4::new(nic, spec.port)).map_err(|e| {
@@ -113,7 +113,7 @@ impl ReferenceClient {
         let thread = thread::Builder::new()
             .name("reference-client".into())
             .spawn(move || drive(cfg, sockets, names, port, &s2, &k2))?;
-        Ok(ReferenceClient {
+        Ok(WinsClient {
             stop,
             kill,
             thread: Some(thread),
@@ -134,7 +134,7 @@ impl ReferenceClient {
     }
 }
 
-impl Drop for ReferenceClient {
+impl Drop for WinsClient {
     fn drop(&mut self) {
         self.kill();
     }
@@ -463,7 +463,7 @@ mod tests {
             wins: vec![Ipv4Addr::new(127, 0, 1, 40)],
             port,
         };
-        let mut c = ReferenceClient::start(&spec).unwrap();
+        let mut c = WinsClient::start(&spec).unwrap();
         let mut buf = [0u8; 1024];
         let (n, from) = server.recv_from(&mut buf).unwrap();
         let r = Repr::parse_bytes(&buf[..n]).unwrap();

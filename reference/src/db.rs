@@ -15,7 +15,7 @@
 //!   value format, so the format can change without guessing. Decoding checks every length and enum byte: bad
 //!   bytes give a "corrupt record" error, never a panic.
 
-use crate::reference::WireName;
+use crate::wire_name::WireName;
 use nbns_model::proto::NodeType;
 use nbns_model::server::{Kind, RecState, Record};
 use nbns_wire::NetbiosName;

@@ -2,153 +2,21 @@
 //! around the model's WINS server state machine ([`nbns_model::server`]) —
 //! the same code the model checker explores, not a second implementation.
 //!
-//! Deterministic: every change comes from [`Reference::datagram`] (a packet
-//! and the time) or [`Reference::tick`] (the time), so a capture can later
-//! be replayed through it. Sockets live in [`crate::serve`].
+//! Deterministic: every change comes from [`PacketLayer::datagram`] (a packet
+//! and the time) or [`PacketLayer::tick`] (the time), so a capture can later
+//! be replayed through it. Sockets are the business of the layers above it.
 
 use crate::model_wire::{emit, model_node, model_rcode, wire_node, wire_rcode};
-use nbns_model::proto::{self, NameKey, Packet, Time};
+use crate::wire_name::WireName;
+use nbns_model::proto::{self, Packet, Time};
 use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeStatus, NodeType, Opcode, Question, RData,
     Rcode, Record, Repr, RrType, StatusName, CLASS_IN,
 };
-use nbns_wire::{Labels, Name, NetbiosName};
+use nbns_wire::NetbiosName;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-
-/// A NetBIOS name with its scope: the server's name key. The scope is kept
-/// as its labels in wire form (each length-prefixed, then a zero byte; no
-/// bytes at all for no scope), so any scope a client sends goes back out
-/// byte for byte, whatever bytes its labels hold.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WireName {
-    pub name: NetbiosName,
-    scope: Box<[u8]>,
-}
-
-impl NameKey for WireName {
-    fn is_special_group(&self) -> bool {
-        self.name.suffix() == 0x1c
-    }
-}
-
-impl WireName {
-    /// A name without scope.
-    pub fn unscoped(name: NetbiosName) -> WireName {
-        WireName {
-            name,
-            scope: Box::default(),
-        }
-    }
-
-    /// The key of a parsed name; `None` for a domain name.
-    pub fn from_name(n: &Name<'_>) -> Option<WireName> {
-        match n {
-            Name::Netbios { name, scope } => {
-                let mut wire = Vec::new();
-                for label in scope.iter() {
-                    wire.push(label.len() as u8);
-                    wire.extend_from_slice(label);
-                }
-                if !wire.is_empty() {
-                    wire.push(0);
-                }
-                Some(WireName {
-                    name: *name,
-                    scope: wire.into(),
-                })
-            }
-            Name::Domain(_) => None,
-        }
-    }
-
-    /// The name as the codec writes it.
-    pub fn to_name(&self) -> Name<'_> {
-        Name::Netbios {
-            name: self.name,
-            scope: if self.scope.is_empty() {
-                Labels::EMPTY
-            } else {
-                Labels::Wire {
-                    packet: &self.scope,
-                    pos: 0,
-                }
-            },
-        }
-    }
-
-    pub fn has_scope(&self) -> bool {
-        !self.scope.is_empty()
-    }
-
-    /// The scope in wire form (see the type's comment).
-    pub fn scope_wire(&self) -> &[u8] {
-        &self.scope
-    }
-
-    /// A name whose scope is `wire`, checked: labels of 1 to 63 bytes, a
-    /// final zero byte, nothing after it, 255 bytes at most in all.
-    pub fn with_scope_wire(name: NetbiosName, wire: &[u8]) -> Option<WireName> {
-        if !wire.is_empty() {
-            let mut at = 0;
-            loop {
-                let len = usize::from(*wire.get(at)?);
-                if len == 0 {
-                    break;
-                }
-                if len > nbns_wire::name::MAX_LABEL_LEN {
-                    return None;
-                }
-                at += 1 + len;
-            }
-            if at + 1 != wire.len() || 1 + 32 + wire.len() > nbns_wire::name::MAX_NAME_LEN {
-                return None;
-            }
-        }
-        Some(WireName {
-            name,
-            scope: wire.into(),
-        })
-    }
-
-    /// A name whose scope is given as dot-separated labels (as WINS
-    /// replication carries it); `None` when a label is empty or too long.
-    pub fn with_dotted_scope(name: NetbiosName, dotted: &[u8]) -> Option<WireName> {
-        let mut wire = Vec::new();
-        if !dotted.is_empty() {
-            for label in dotted.split(|b| *b == b'.') {
-                if label.is_empty() {
-                    return None;
-                }
-                wire.push(u8::try_from(label.len()).ok()?);
-                wire.extend_from_slice(label);
-            }
-            wire.push(0);
-        }
-        WireName::with_scope_wire(name, &wire)
-    }
-
-    /// The scope as dot-separated labels (empty for none).
-    pub fn dotted_scope(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if let Name::Netbios { scope, .. } = self.to_name() {
-            for (i, label) in scope.iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(label);
-            }
-        }
-        out
-    }
-}
-
-impl std::fmt::Display for WireName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.to_name())
-    }
-}
 
 /// What a request looked like, to shape its reply (the model keeps only
 /// addresses and transaction ids).
@@ -164,7 +32,7 @@ struct Asked {
 
 /// Settings of the reference target beyond the server state machine's.
 #[derive(Debug, Clone)]
-pub struct ReferenceConfig {
+pub struct PacketConfig {
     /// The server's own NetBIOS name (registered as <00> and <20>).
     pub name: String,
     /// The server's address (owner id of its records; answers to its own name).
@@ -174,9 +42,9 @@ pub struct ReferenceConfig {
     pub server: ServerConfig,
 }
 
-impl ReferenceConfig {
+impl PacketConfig {
     pub fn new(name: &str, addr: Ipv4Addr) -> Self {
-        ReferenceConfig {
+        PacketConfig {
             name: name.to_string(),
             addr,
             challenge_port: nbns_wire::nbns::PORT,
@@ -194,8 +62,8 @@ impl ReferenceConfig {
 /// Requests whose answers are still owed are forgotten after this long.
 const ASKED_TTL: Time = 300;
 
-pub struct Reference {
-    cfg: ReferenceConfig,
+pub struct PacketLayer {
+    cfg: PacketConfig,
     server: Server<WireName, Ipv4Addr>,
     own_names: Vec<NetbiosName>,
     /// Requests still owed an answer (a challenge is running).
@@ -208,19 +76,19 @@ pub struct Reference {
     out: Vec<Send<WireName, Ipv4Addr>>,
 }
 
-impl Reference {
-    pub fn new(cfg: ReferenceConfig) -> Result<Reference, String> {
+impl PacketLayer {
+    pub fn new(cfg: PacketConfig) -> Result<PacketLayer, String> {
         let server = Server::new(cfg.addr);
-        Reference::with_server(cfg, server)
+        PacketLayer::with_server(cfg, server)
     }
 
     /// Resumes with a database read back from storage. The server's own
     /// names are entered as static records unless they already are (a new
     /// version at every start would replicate them again for nothing).
     pub fn with_server(
-        cfg: ReferenceConfig,
+        cfg: PacketConfig,
         mut server: Server<WireName, Ipv4Addr>,
-    ) -> Result<Reference, String> {
+    ) -> Result<PacketLayer, String> {
         let mut own_names = Vec::new();
         for suffix in [0x00, 0x20] {
             let name = NetbiosName::new(cfg.name.to_ascii_uppercase().as_bytes(), suffix)
@@ -237,7 +105,7 @@ impl Reference {
                 server.add_static(0, key, Kind::Unique, vec![cfg.addr]);
             }
         }
-        Ok(Reference {
+        Ok(PacketLayer {
             cfg,
             server,
             own_names,
@@ -253,12 +121,12 @@ impl Reference {
     }
 
     /// The state machine itself, for the layers that persist and replicate
-    /// it ([`crate::wins`]).
+    /// it (the whole server).
     pub fn server_mut(&mut self) -> &mut Server<WireName, Ipv4Addr> {
         &mut self.server
     }
 
-    pub fn config(&self) -> &ReferenceConfig {
+    pub fn config(&self) -> &PacketConfig {
         &self.cfg
     }
 
@@ -803,7 +671,7 @@ mod tests {
         );
         // The negative answer names exactly what was asked.
         let mut r =
-            Reference::new(ReferenceConfig::new("REF", Ipv4Addr::new(127, 0, 0, 2))).unwrap();
+            PacketLayer::new(PacketConfig::new("REF", Ipv4Addr::new(127, 0, 0, 2))).unwrap();
         let mut out = Vec::new();
         let from = SocketAddr::from(([127, 0, 0, 9], 137));
         r.datagram(1, from, &asked, &mut out);

@@ -1,6 +1,6 @@
 //! The reference target as a whole WINS server: the NBNS packet layer
-//! ([`Reference`], around the model's state machine), its durable database
-//! ([`Db`]) and WINS replication on TCP 42 ([`Service`]), sharing one lock.
+//! ([`PacketLayer`], around the model's state machine), its durable database
+//! ([`Db`]) and WINS replication on TCP 42 ([`ReplicationService`]), sharing one lock.
 //!
 //! Durability: requests are handled in batches; the records a batch changed
 //! are written in one transaction and committed before any reply of the batch
@@ -12,9 +12,9 @@
 //! thing after a restart.
 
 use crate::db::{Batch, Db, Stored};
-use crate::reference::{Reference, ReferenceConfig};
-use crate::wrepl_records::{from_wire, to_wire, WinsRecord};
-use crate::wrepl_service::{ReplicaDb, Service, ServiceConfig};
+use crate::packet_layer::{PacketConfig, PacketLayer};
+use crate::replication::records::{from_wire, to_wire, WinsRecord};
+use crate::replication::service::{ReplicaDb, ReplicationConfig, ReplicationService};
 use nbns_model::proto::Time;
 use nbns_model::replication;
 use nbns_model::server::Server;
@@ -26,23 +26,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Everything `serve` can be told.
+/// Everything the server can be told (`nbns-conform serve` fills it from its options).
 #[derive(Debug, Clone)]
-pub struct WinsConfig {
+pub struct WinsServerConfig {
     /// The NBNS side and the state machine's settings (TTLs, scavenging).
-    pub reference: ReferenceConfig,
+    pub packet: PacketConfig,
     /// The database file; in memory when `None`.
     pub db: Option<PathBuf>,
     /// WINS replication; off when `None`.
-    pub replication: Option<ServiceConfig>,
+    pub replication: Option<ReplicationConfig>,
     /// Requests handled before one commit at most (group commit under load).
     pub batch: usize,
 }
 
-impl WinsConfig {
-    pub fn new(reference: ReferenceConfig) -> Self {
-        WinsConfig {
-            reference,
+impl WinsServerConfig {
+    pub fn new(packet: PacketConfig) -> Self {
+        WinsServerConfig {
+            packet,
             db: None,
             replication: None,
             batch: 64,
@@ -75,7 +75,7 @@ impl Clock {
 
 /// What the lock guards.
 struct Core {
-    reference: Reference,
+    packet: PacketLayer,
     db: Db,
     clock: Clock,
     /// Where replies, challenges and release demands go out (the receiving
@@ -87,7 +87,7 @@ struct Core {
 impl Core {
     /// Writes the records the last inputs changed, in one transaction.
     fn commit(&mut self) -> Result<(), String> {
-        let server = self.reference.server_mut();
+        let server = self.packet.server_mut();
         let names = server.take_changed();
         if names.is_empty() {
             return Ok(());
@@ -120,7 +120,7 @@ impl Core {
     }
 
     fn own_max(&self) -> u64 {
-        self.reference.server().next_version - 1
+        self.packet.server().next_version - 1
     }
 }
 
@@ -156,7 +156,7 @@ impl ReplicaDb for Shared {
 
     fn owner_map(&self) -> Vec<OwnerRecord> {
         self.lock()
-            .reference
+            .packet
             .server()
             .owner_versions()
             .into_iter()
@@ -175,15 +175,15 @@ impl ReplicaDb for Shared {
         // The server's own names stay local: they are static records, and
         // the Samba AD DC cannot store a static active replica (it fails
         // the whole reply and stalls replication from us).
-        replication::entries(core.reference.server(), owner, min, max)
+        replication::entries(core.packet.server(), owner, min, max)
             .iter()
-            .filter(|r| !(r.owner == self.me && core.reference.is_own_name(&r.name)))
+            .filter(|r| !(r.owner == self.me && core.packet.is_own_name(&r.name)))
             .map(to_wire)
             .collect()
     }
 
     fn known_version(&self, owner: Ipv4Addr) -> u64 {
-        self.lock().reference.server().known_version(owner)
+        self.lock().packet.server().known_version(owner)
     }
 
     fn apply(
@@ -196,7 +196,7 @@ impl ReplicaDb for Shared {
         let core = &mut *guard;
         let recs = replicas(core, owner, &records);
         let now = core.clock.now();
-        core.reference
+        core.packet
             .apply_pulled(now, owner, max, recs, &mut core.replies);
         self.settle(core)
     }
@@ -212,7 +212,7 @@ impl ReplicaDb for Shared {
         let recs = replicas(core, owner, &records);
         let now = core.clock.now();
         let ended = core
-            .reference
+            .packet
             .verify_replicas(now, owner, max, recs, &mut core.replies);
         self.settle(core).map(|()| ended)
     }
@@ -221,7 +221,7 @@ impl ReplicaDb for Shared {
 /// Name records a partner sent for `owner`, as the model holds them.
 fn replicas(core: &Core, owner: Ipv4Addr, records: &[OwnedNameRecord]) -> Vec<WinsRecord> {
     let now = core.clock.now();
-    let cfg = &core.reference.config().server;
+    let cfg = &core.packet.config().server;
     records
         .iter()
         .filter_map(|w| from_wire(w, owner, cfg, now))
@@ -229,25 +229,25 @@ fn replicas(core: &Core, owner: Ipv4Addr, records: &[OwnedNameRecord]) -> Vec<Wi
 }
 
 /// A reference WINS server ready to serve on its UDP socket.
-pub struct Wins {
+pub struct WinsServer {
     /// Where requests are received (replies go out through a clone in [`Core`]).
     socket: UdpSocket,
     shared: Shared,
-    service: Option<Service>,
+    service: Option<ReplicationService>,
     batch: usize,
 }
 
-impl Wins {
+impl WinsServer {
     /// Opens (or creates) the database, restores the records and starts
     /// replication; `socket` is the server's NBNS socket.
-    pub fn open(cfg: WinsConfig, socket: UdpSocket) -> Result<Wins, String> {
+    pub fn open(cfg: WinsServerConfig, socket: UdpSocket) -> Result<WinsServer, String> {
         let db = Db::open(cfg.db.as_deref()).map_err(|e| e.to_string())?;
         let stored = db.load().map_err(|e| e.to_string())?;
-        let me = cfg.reference.addr;
+        let me = cfg.packet.addr;
         let server = restore(me, stored);
-        let reference = Reference::with_server(cfg.reference.clone(), server)?;
+        let packet = PacketLayer::with_server(cfg.packet.clone(), server)?;
         let core = Core {
-            reference,
+            packet,
             db,
             clock: Clock::new(),
             udp: socket
@@ -264,12 +264,12 @@ impl Wins {
         shared.lock().commit()?;
         let service = match cfg.replication {
             Some(scfg) => Some(
-                Service::start(scfg, Arc::new(shared.clone()))
+                ReplicationService::start(scfg, Arc::new(shared.clone()))
                     .map_err(|e| format!("WINS replication: {e}"))?,
             ),
             None => None,
         };
-        Ok(Wins {
+        Ok(WinsServer {
             socket,
             shared,
             service,
@@ -309,24 +309,24 @@ impl Wins {
             let core = &mut *core;
             let now = core.clock.now();
             if let Some((n, from)) = first {
-                core.reference
+                core.packet
                     .datagram(now, from, &buf[..n], &mut core.replies);
                 // A request that changed the database waits for a commit:
                 // let the requests already queued share it.
-                if core.reference.server().has_changes() && self.batch > 1 {
+                if core.packet.server().has_changes() && self.batch > 1 {
                     socket.set_nonblocking(true)?;
                     for _ in 1..self.batch {
                         let Ok((n, from)) = socket.recv_from(&mut buf) else {
                             break;
                         };
-                        core.reference
+                        core.packet
                             .datagram(now, from, &buf[..n], &mut core.replies);
                     }
                     socket.set_nonblocking(false)?;
                 }
             }
-            if core.reference.next_deadline().is_some_and(|d| d <= now) {
-                core.reference.tick(now, &mut core.replies);
+            if core.packet.next_deadline().is_some_and(|d| d <= now) {
+                core.packet.tick(now, &mut core.replies);
             }
             if let Err(e) = core.commit_and_send() {
                 return Err(io::Error::other(format!(
@@ -359,7 +359,7 @@ impl Wins {
 /// The state machine as the database left it. Version ids go on from the
 /// highest one ever given (the store keeps the counter; MS-WINSRA requires
 /// ids to increase across restarts).
-fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::reference::WireName, Ipv4Addr> {
+fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::wire_name::WireName, Ipv4Addr> {
     let mut server = Server::new(me);
     server.keep_journal();
     if let Some(old) = stored.me.filter(|old| *old != me) {

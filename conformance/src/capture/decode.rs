@@ -23,9 +23,9 @@
 //! that cannot be read (missing, empty, neither a capture nor hex, a bad hex
 //! line, a capture cut short or malformed).
 
-use crate::capture::{self, CaptureReader, FileKind, RawPacket, Transport};
-use crate::json;
-use crate::reassembly::{Delivery, FlowKey, Streams};
+use super::json;
+use super::pcap::{self, CaptureReader, FileKind, RawPacket, Transport};
+use super::reassembly::{Delivery, FlowKey, Streams};
 use nbns_wire::{nbns, wrepl};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -425,7 +425,7 @@ impl<'i, W: Write> CaptureDecoder<'_, 'i, W> {
     }
 
     fn packet(&mut self, pkt: &RawPacket) {
-        let t = match capture::transport(pkt.linktype, &pkt.data) {
+        let t = match pcap::transport(pkt.linktype, &pkt.data) {
             Ok(t) => t,
             Err(_) => {
                 self.p.summary.skipped += 1;
@@ -615,7 +615,7 @@ fn decode_input<W: Write>(p: &mut Printer<W>, input: &str) {
     if head.is_empty() {
         return p.unreadable(input, "empty input (no capture, no hex)");
     }
-    let kind = capture::file_kind(&head);
+    let kind = pcap::file_kind(&head);
     let whole = Cursor::new(head).chain(reader);
     match kind {
         FileKind::Pcap | FileKind::PcapNg => decode_capture(p, input, whole),
@@ -667,7 +667,7 @@ fn decode_hex<W: Write, R: BufRead>(p: &mut Printer<W>, input: &str, mut r: R) {
         }
         buf.clear();
         // Lines are bounded: a 16 MiB frame is 32 MiB of hex, allow some spacing.
-        let limit = 3 * 2 * capture::MAX_RECORD_LEN as u64;
+        let limit = 3 * 2 * pcap::MAX_RECORD_LEN as u64;
         match r.by_ref().take(limit).read_until(b'\n', &mut buf) {
             Ok(0) => return,
             Ok(_) => {}

@@ -12,14 +12,18 @@
 //!   CMD kill    end it for good (wait a little, then SIGKILL); never fails.
 //! Scripts run one after another: there is one client under test at a time.
 
-use crate::expectations::Expectations;
 use crate::net::{Incoming, Net};
-use crate::reference_client::{ClientSpec, ReferenceClient};
-use crate::report;
-use crate::run_cmd::RunArgs;
-use crate::runner::{self, describe_incoming, name_matches, RoleSteps, StepError, Target};
-use crate::steps::{Answer, Await, AwaitNone, Client, ClientAction, NameSpec, Since, StepKind};
-use crate::suite::{self, Outcome};
+use crate::roles::options::RunArgs;
+use crate::roles::runner::{self, describe_incoming, name_matches, RoleSteps, StepError, Target};
+use crate::roles::suite;
+use crate::script::library;
+use crate::script::steps::{
+    Answer, Await, AwaitNone, Client, ClientAction, NameSpec, Since, StepKind,
+};
+use crate::verdict::expectations::Expectations;
+use crate::verdict::report;
+use crate::verdict::Outcome;
+use nbns_reference::client::{ClientSpec, WinsClient};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, Opcode, RData, Rcode, Record, Repr,
 };
@@ -59,13 +63,13 @@ pub trait ClientUnderTest {
 /// The embedded reference client.
 #[derive(Default)]
 pub struct Embedded {
-    running: Option<ReferenceClient>,
+    running: Option<WinsClient>,
 }
 
 impl ClientUnderTest for Embedded {
     fn start(&mut self, spec: &ClientSpec) -> Result<(), String> {
         self.kill();
-        self.running = Some(ReferenceClient::start(spec).map_err(|e| e.to_string())?);
+        self.running = Some(WinsClient::start(spec).map_err(|e| e.to_string())?);
         Ok(())
     }
     fn stop(&mut self) -> Result<(), String> {
@@ -207,7 +211,7 @@ impl<'a> ClientSteps<'a> {
         at: Option<usize>,
         from: Option<usize>,
         opcodes: &[Opcode],
-        name: Option<&crate::steps::NameSpec>,
+        name: Option<&crate::script::steps::NameSpec>,
     ) -> bool {
         let _ = net;
         self.sent_by_client(i)
@@ -516,7 +520,7 @@ fn check_request(a: &Await, r: &Repr<'_>) -> Result<(), String> {
         }
     }
     let entries: Vec<NbEntry> = rec.nb_entries().map_or(Vec::new(), |l| l.iter().collect());
-    crate::runner::check_entries(
+    crate::roles::runner::check_entries(
         &entries,
         a.addrs.as_deref(),
         &a.has_addr,
@@ -629,7 +633,7 @@ fn bind_servers(servers: &[Ipv4Addr], port: Option<u16>, shared: bool) -> Result
 
 /// `nbns-conform run --role client`.
 pub fn run(opts: &RunArgs) -> i32 {
-    let Some(scripts) = suite::load_selected(&opts.paths, LIBRARY, opts.filter.as_deref()) else {
+    let Some(scripts) = library::load_selected(&opts.paths, LIBRARY, opts.filter.as_deref()) else {
         return 2;
     };
     let expectations = match Expectations::load_opt(opts.expect.as_deref()) {

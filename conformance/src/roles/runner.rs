@@ -1,10 +1,11 @@
 //! Runs instantiated scripts against a target and judges each step.
 
 use crate::net::{Incoming, Net};
-use crate::steps::{
+use crate::script::steps::{
     Challenge, ChallengeReply, Expect, Instantiated, NameSpec, PacketFields, Payload,
     RecordSection, Send, StepKind, DEFAULT_EXPECT_TIMEOUT,
 };
+use crate::verdict::{Failure, Verdict};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, RData, Rcode, Record, Repr,
     CLASS_IN,
@@ -20,38 +21,6 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The target's own NetBIOS name, for scripts that query it (`{target_name}`).
     pub name: String,
-}
-
-/// Where a failing script went wrong.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub line: usize,
-    /// The first mismatch in one line, e.g. `rcode: expected OK, got ACT_ERR`.
-    pub mismatch: String,
-    /// The whole expectation, as the script says it.
-    pub expected: String,
-    /// The decoded packet that arrived, or what happened instead.
-    pub got: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Pass,
-    Fail(Failure),
-    /// The script could not be run (bad script, socket error).
-    Error(String),
-    Skipped(String),
-}
-
-impl Verdict {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail(_) => "fail",
-            Verdict::Error(_) => "error",
-            Verdict::Skipped(_) => "skipped",
-        }
-    }
 }
 
 /// The packet most recently sent, for matching replies and for retries.
@@ -537,7 +506,7 @@ pub(crate) fn check_entries(
     want: Option<&[Ipv4Addr]>,
     has: &[Ipv4Addr],
     lacks: &[Ipv4Addr],
-    count: Option<crate::steps::Range>,
+    count: Option<crate::script::steps::Range>,
     group: Option<bool>,
     ont: Option<NodeType>,
 ) -> Result<(), String> {

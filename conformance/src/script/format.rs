@@ -18,10 +18,88 @@
 //! checks every value, so all script errors surface with file, line and
 //! column before a single packet is sent.
 
-use crate::steps::{self as value, Instantiated, ScriptError};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// A script error with its position: `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+pub const SEND_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "op",
+    "id",
+    "rcode",
+    "response",
+    "aa",
+    "tc",
+    "rd",
+    "ra",
+    "b",
+    "flags",
+    "name",
+    "qtype",
+    "ttl",
+    "group",
+    "ont",
+    "addr",
+    "no-question",
+    "no-record",
+    "section",
+    "raw",
+    "compress",
+];
+
+pub const EXPECT_FIELDS: &[&str] = &[
+    "to",
+    "wack",
+    "timeout",
+    "rcode",
+    "op",
+    "response",
+    "aa",
+    "tc",
+    "rd",
+    "ra",
+    "b",
+    "name",
+    "type",
+    "addrs",
+    "has-addr",
+    "lacks-addr",
+    "ttl",
+    "entries",
+    "group",
+    "ont",
+    "any-id",
+];
+
+/// Fields of `await` (client role: a request from the client under test).
+pub const AWAIT_FIELDS: &[&str] = &[
+    "at", "from", "op", "name", "b", "rd", "group", "ont", "ttl", "addrs", "has-addr", "entries",
+    "count", "interval", "timeout", "optional",
+];
 
 /// A parsed script: directives with their raw (unsubstituted) fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,13 +183,13 @@ impl Directive {
         match self {
             Directive::Title | Directive::Tags | Directive::Set => &[],
             Directive::Limit => &["time", "retries"],
-            Directive::Send => value::SEND_FIELDS,
-            Directive::Expect => value::EXPECT_FIELDS,
+            Directive::Send => SEND_FIELDS,
+            Directive::Expect => EXPECT_FIELDS,
             Directive::ExpectNone => &["to", "within", "name"],
             Directive::Challenge => &["to", "name", "reply", "timeout", "ttl", "addr", "optional"],
             Directive::Wait => &["for"],
             Directive::Client => &["start", "stop", "nics", "wins"],
-            Directive::Await => value::AWAIT_FIELDS,
+            Directive::Await => AWAIT_FIELDS,
             Directive::AwaitNone => &["at", "from", "op", "name", "within", "since"],
             Directive::Answer => &["rcode", "ttl", "addrs", "op", "from", "wack", "group"],
         }
@@ -240,15 +318,6 @@ impl Script {
             return Err(err(1, 1, "script has no steps".into()));
         }
         Ok(script)
-    }
-
-    /// Substitutes `vars` (plus the script's own `set`s) and checks every
-    /// value, giving the steps a runner executes.
-    pub fn instantiate(
-        &self,
-        vars: &BTreeMap<String, String>,
-    ) -> Result<Instantiated, ScriptError> {
-        value::instantiate(self, vars)
     }
 
     /// Writes the script back as text (scripts are data: programs generate them).

@@ -1,94 +1,13 @@
 //! Typed script steps: the result of substituting a run's variables into a
 //! parsed [`Script`] and checking every value. A runner executes these.
 
-use crate::script::{Directive, Field, Line, Script};
+use crate::script::format::{Directive, Field, Line, Script, ScriptError};
 use nbns_wire::nbns::{NodeType, Opcode, Rcode, RrType};
 use nbns_wire::NetbiosName;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// A script error with its position: `file:line:column: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for ScriptError {}
-
-pub const SEND_FIELDS: &[&str] = &[
-    "from",
-    "to",
-    "op",
-    "id",
-    "rcode",
-    "response",
-    "aa",
-    "tc",
-    "rd",
-    "ra",
-    "b",
-    "flags",
-    "name",
-    "qtype",
-    "ttl",
-    "group",
-    "ont",
-    "addr",
-    "no-question",
-    "no-record",
-    "section",
-    "raw",
-    "compress",
-];
-
-pub const EXPECT_FIELDS: &[&str] = &[
-    "to",
-    "wack",
-    "timeout",
-    "rcode",
-    "op",
-    "response",
-    "aa",
-    "tc",
-    "rd",
-    "ra",
-    "b",
-    "name",
-    "type",
-    "addrs",
-    "has-addr",
-    "lacks-addr",
-    "ttl",
-    "entries",
-    "group",
-    "ont",
-    "any-id",
-];
-
-/// Fields of `await` (client role: a request from the client under test).
-pub const AWAIT_FIELDS: &[&str] = &[
-    "at", "from", "op", "name", "b", "rd", "group", "ont", "ttl", "addrs", "has-addr", "entries",
-    "count", "interval", "timeout", "optional",
-];
 
 /// Default time an `await` waits for a request.
 pub const DEFAULT_AWAIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -756,7 +675,18 @@ pub fn parse_hex(v: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-pub(crate) fn instantiate(
+impl Script {
+    /// Substitutes `vars` (plus the script's own `set`s) and checks every
+    /// value, giving the steps a runner executes.
+    pub fn instantiate(
+        &self,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Instantiated, ScriptError> {
+        instantiate(self, vars)
+    }
+}
+
+fn instantiate(
     script: &Script,
     vars: &BTreeMap<String, String>,
 ) -> Result<Instantiated, ScriptError> {

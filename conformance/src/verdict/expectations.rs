@@ -13,8 +13,8 @@
 //! (continued on further indented lines) says who is right. A listed script
 //! that passes, or fails differently, fails the run: the list stays true.
 
-use crate::runner::Verdict;
-use crate::suite::{Judged, Outcome};
+use super::Verdict;
+use super::{Judged, Outcome};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -153,7 +153,7 @@ impl Expectations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Failure;
+    use crate::verdict::Failure;
     use std::time::Duration;
 
     fn outcome(name: &str, verdict: Verdict) -> Outcome {

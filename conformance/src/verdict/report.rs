@@ -1,8 +1,8 @@
 //! Reports of a run: one line a script for people, JUnit XML and JSON for CI.
 
-use crate::expectations::Expectations;
-use crate::runner::Verdict;
-use crate::suite::{Judged, Outcome};
+use super::expectations::Expectations;
+use super::Verdict;
+use super::{Judged, Outcome};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;

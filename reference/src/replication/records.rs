@@ -1,7 +1,7 @@
 //! The reference target's records on the replication wire: the model's
 //! [`Record`] to and from MS-WINSRA name records ([`OwnedNameRecord`]).
 
-use crate::reference::WireName;
+use crate::wire_name::WireName;
 use nbns_model::proto::{NodeType, Time};
 use nbns_model::server::{Kind, RecState, Record, ServerConfig};
 use nbns_wire::wrepl::{

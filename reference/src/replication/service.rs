@@ -17,7 +17,7 @@
 //! means "all"; a pull whose records the database refuses ends with a close
 //! (no stop association), as Samba does, so the pusher can tell.
 
-use crate::wrepl_partner::{Conn, PartnerError};
+use crate::replication::conn::{Conn, PartnerError};
 use nbns_wire::wrepl::{
     OwnedMessage, OwnedNameRecord, OwnedReplication, OwnedRepr, OwnerRecord, Start, Stop,
     UpdateKind, DEFAULT_MAX_FRAME_LEN, OPCODE_BITS, PORT, START_PADDING, STOP_PADDING,
@@ -57,7 +57,7 @@ pub trait ReplicaDb: Send + Sync + 'static {
 
 /// How the service listens, whom it talks to and its bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceConfig {
+pub struct ReplicationConfig {
     /// Where to listen (default me:42).
     pub bind: SocketAddrV4,
     /// Partner replication endpoints (port 42 normally); only these IPs may associate.
@@ -78,12 +78,12 @@ pub struct ServiceConfig {
     pub max_frame_len: u32,
 }
 
-impl ServiceConfig {
+impl ReplicationConfig {
     /// Listens on me:42, no partners; pulls every 30 min, pushes after 1 s,
     /// drops idle peers after 30 s, 5 s per outbound step, 16 connections,
     /// frames up to 16 MiB.
     pub fn new(me: Ipv4Addr) -> Self {
-        ServiceConfig {
+        ReplicationConfig {
             bind: SocketAddrV4::new(me, PORT),
             partners: Vec::new(),
             pull_interval: Duration::from_secs(30 * 60),
@@ -99,7 +99,7 @@ impl ServiceConfig {
 
 /// What the service has done since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ServiceStats {
+pub struct ReplicationStats {
     /// Inbound connections served (the ones closed for lack of room excluded).
     pub accepted: u64,
     /// Inbound connections closed at once: `max_connections` were open.
@@ -139,15 +139,15 @@ const ACCEPT_POLL: Duration = Duration::from_millis(20);
 const CONNECT_POLL: Duration = Duration::from_millis(5);
 
 /// A running replication service; dropping it stops it.
-pub struct Service {
+pub struct ReplicationService {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
-impl Service {
+impl ReplicationService {
     /// Binds `cfg.bind` now (the error names the address), then starts the
     /// accept thread and one worker per partner.
-    pub fn start(cfg: ServiceConfig, db: Arc<dyn ReplicaDb>) -> io::Result<Service> {
+    pub fn start(cfg: ReplicationConfig, db: Arc<dyn ReplicaDb>) -> io::Result<ReplicationService> {
         let listener = TcpListener::bind(cfg.bind).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on tcp {}: {e}", cfg.bind))
         })?;
@@ -159,7 +159,7 @@ impl Service {
             }
         };
         let shared = Arc::new(Shared::new(cfg, db, local));
-        let mut service = Service {
+        let mut service = ReplicationService {
             shared: shared.clone(),
             threads: Vec::new(),
         };
@@ -206,12 +206,12 @@ impl Service {
         }
     }
 
-    pub fn stats(&self) -> ServiceStats {
+    pub fn stats(&self) -> ReplicationStats {
         self.shared.counters.snapshot()
     }
 }
 
-impl Drop for Service {
+impl Drop for ReplicationService {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         for p in &self.shared.partners {
@@ -228,7 +228,7 @@ impl Drop for Service {
 // State shared by the threads
 
 struct Shared {
-    cfg: ServiceConfig,
+    cfg: ReplicationConfig,
     db: Arc<dyn ReplicaDb>,
     local: SocketAddrV4,
     partners: Vec<PartnerSlot>,
@@ -240,7 +240,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(cfg: ServiceConfig, db: Arc<dyn ReplicaDb>, local: SocketAddrV4) -> Shared {
+    fn new(cfg: ReplicationConfig, db: Arc<dyn ReplicaDb>, local: SocketAddrV4) -> Shared {
         // Our own endpoint is no partner, and each endpoint gets one worker.
         let mut partners: Vec<PartnerSlot> = Vec::new();
         for &a in &cfg.partners {
@@ -308,7 +308,7 @@ impl Shared {
     }
 }
 
-/// The counters behind [`ServiceStats`].
+/// The counters behind [`ReplicationStats`].
 #[derive(Default)]
 struct Counters {
     accepted: AtomicU64,
@@ -330,9 +330,9 @@ fn bump(c: &AtomicU64) {
 }
 
 impl Counters {
-    fn snapshot(&self) -> ServiceStats {
+    fn snapshot(&self) -> ReplicationStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        ServiceStats {
+        ReplicationStats {
             accepted: get(&self.accepted),
             refused_busy: get(&self.refused_busy),
             refused_not_partner: get(&self.refused_not_partner),
@@ -903,7 +903,7 @@ fn describe(m: &OwnedMessage) -> String {
     }
 }
 
-/// [`crate::wrepl_partner::connect_from`] that also gives up when `stop`
+/// [`crate::replication::conn::connect_from`] that also gives up when `stop`
 /// is set: the connect is non-blocking and polled, so a partner that drops
 /// SYNs cannot hold a stopping service for the whole timeout.
 fn connect_stoppable(
@@ -968,7 +968,7 @@ fn wait_connected(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wrepl_partner::{self as partner, PartnerListener, RecordStore};
+    use crate::replication::conn::{self as partner, PartnerListener, RecordStore};
     use nbns_wire::wrepl::{
         Flags, NodeType, OwnedRecordName, RecordState, RecordType, RECORD_RESERVED,
     };
@@ -1160,8 +1160,8 @@ mod tests {
     }
 
     /// A service on `me` (any port unless `me` carries one).
-    fn config(me: SocketAddrV4, partners: &[SocketAddrV4]) -> ServiceConfig {
-        let mut c = ServiceConfig::new(*me.ip());
+    fn config(me: SocketAddrV4, partners: &[SocketAddrV4]) -> ReplicationConfig {
+        let mut c = ReplicationConfig::new(*me.ip());
         c.bind = me;
         c.partners = partners.to_vec();
         c.pull_interval = Duration::ZERO;
@@ -1172,8 +1172,8 @@ mod tests {
         c
     }
 
-    fn start(cfg: ServiceConfig, db: &Arc<MemDb>) -> Service {
-        Service::start(cfg, db.clone()).unwrap()
+    fn start(cfg: ReplicationConfig, db: &Arc<MemDb>) -> ReplicationService {
+        ReplicationService::start(cfg, db.clone()).unwrap()
     }
 
     /// Polls `f` until it holds or `within` passes.

@@ -11,14 +11,14 @@
 //! by registration, and the address relations need address lists that
 //! unique and group records cannot carry (see [`addresses`]).
 
-use crate::wrepl_holders::Policy;
-use crate::wrepl_records::{kind_of, record_state, record_type, state_of};
+use super::holders::Policy;
 use nbns_model::replication::{
     after_challenge, decide, AddrRelation, ChallengeAnswer, ChallengeDecision, ConflictCase,
     Decision, Holder,
 };
 use nbns_model::server::{Kind, RecState};
 use nbns_model::Bugs;
+use nbns_reference::replication::records::{kind_of, record_state, record_type, state_of};
 use nbns_wire::wrepl::{
     AddressPair, Addresses, Flags, NodeType, OwnedNameRecord, OwnedRecordName, RECORD_RESERVED,
 };

@@ -1,22 +1,26 @@
 //! `nbns-conform run --role replication`: the runner as WINS replication
 //! partners of a target (MS-WINSRA, TCP 42). Runs the conflict matrix (see
-//! [`crate::wrepl_matrix`]), a push by inform notification after which the
+//! [`matrix`]), a push by inform notification after which the
 //! target connects back and pulls, the version-id checks (also across a
 //! restart of the target when `--restart-cmd` is given) and hostile frames.
 //! Reports like the server runner: one line a case, JUnit, JSON,
 //! expectations file, `N passed, M failed, K skipped`. Set NBNS_WREPL_DEBUG
 //! to see every push session and every connection the partner listeners serve.
 
-use crate::expectations::Expectations;
-use crate::report;
-use crate::run_cmd::RunArgs;
-use crate::runner::{Failure, Verdict};
-use crate::serve;
-use crate::suite::{self, Outcome};
-use crate::wrepl_holders::{Holders, Policy};
-use crate::wrepl_matrix::{self, Expect, MatrixCase, Pool, Rec, Who};
-use crate::wrepl_partner::{self as partner, Conn, PartnerListener, RecordStore};
+pub mod holders;
+pub mod matrix;
+
+use self::holders::{Holders, Policy};
+use self::matrix::{Expect, MatrixCase, Pool, Rec, Who};
+use crate::roles::options::RunArgs;
+use crate::roles::suite;
+use crate::verdict::expectations::Expectations;
+use crate::verdict::report;
+use crate::verdict::Outcome;
+use crate::verdict::{Failure, Verdict};
 use nbns_model::server::{Kind, RecState};
+use nbns_reference::embedded;
+use nbns_reference::replication::conn::{self as partner, Conn, PartnerListener, RecordStore};
 use nbns_wire::nbns::{Opcode, Rcode};
 use nbns_wire::wrepl::{
     OwnedMessage, OwnedNameRecord, OwnedReplication, OwnedRepr, OwnerRecord, Start, UpdateKind,
@@ -32,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const DEFAULT_PARTNERS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 3), Ipv4Addr::new(127, 0, 0, 4)];
-const DEFAULT_HOLDERS: [Ipv4Addr; 4] = crate::run_cmd::DEFAULT_CLIENTS;
+const DEFAULT_HOLDERS: [Ipv4Addr; 4] = crate::roles::options::DEFAULT_CLIENTS;
 /// Records a push session carries at most.
 const PUSH_CHUNK: usize = 100;
 const T: Duration = partner::DEFAULT_TIMEOUT;
@@ -225,7 +229,7 @@ pub fn run(opts: &RunArgs) -> i32 {
         None => match EmbeddedWins::start(&partners) {
             Ok(e) => Some(e),
             Err(e) => {
-                eprintln!("error: cannot start the embedded reference target: {e}\n(it listens on {}:137 and :42 and the runner on 137 and 42 of its partner and holder addresses: run as root, e.g. in a network namespace of its own: `unshare -n sh -c 'ip link set lo up && nbns-conform run --role replication'`; or give --target)", serve::EMBEDDED_ADDR);
+                eprintln!("error: cannot start the embedded reference target: {e}\n(it listens on {}:137 and :42 and the runner on 137 and 42 of its partner and holder addresses: run as root, e.g. in a network namespace of its own: `unshare -n sh -c 'ip link set lo up && nbns-conform run --role replication'`; or give --target)", embedded::EMBEDDED_ADDR);
                 return 2;
             }
         },
@@ -348,7 +352,7 @@ pub fn run(opts: &RunArgs) -> i32 {
     };
 
     let t0 = Instant::now();
-    let matrix: Vec<MatrixCase> = wrepl_matrix::cases(
+    let matrix: Vec<MatrixCase> = matrix::cases(
         &ctx.token,
         Pool {
             holder1: ctx.holder_addrs[0],
@@ -485,7 +489,7 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
         if m.existing.owner == Who::A {
             first.push((
                 i,
-                wrepl_matrix::wire_record(&m.nbname, &m.existing, 0, ctx.owner_a),
+                matrix::wire_record(&m.nbname, &m.existing, 0, ctx.owner_a),
             ));
         }
     }
@@ -514,10 +518,7 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
             continue;
         }
         let owner = ctx.addr_of(m.incoming.owner);
-        let rec = (
-            i,
-            wrepl_matrix::wire_record(&m.nbname, &m.incoming, 0, owner),
-        );
+        let rec = (i, matrix::wire_record(&m.nbname, &m.incoming, 0, owner));
         if m.incoming.owner == Who::A {
             from_a.push(rec);
         } else {
@@ -571,7 +572,7 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
                     if let nbns_wire::wrepl::OwnedRecordName::Netbios { name, .. } = &r.name {
                         view.entry(*name)
                             .or_default()
-                            .push(wrepl_matrix::from_wire(&r, ctx.who(owner)));
+                            .push(matrix::from_wire(&r, ctx.who(owner)));
                     }
                 }
             }
@@ -708,16 +709,16 @@ fn inform_case(ctx: &Ctx) -> Outcome {
             t0.elapsed(),
         );
     };
-    let nb = wrepl_matrix::case_name(&ctx.token, 46655, 0x20);
+    let nb = matrix::case_name(&ctx.token, 46655, 0x20);
     let v = ctx.version(ctx.owner_a);
     let rec = Rec {
         owner: Who::A,
         kind: Kind::Unique,
         state: RecState::Active,
         is_static: false,
-        addrs: vec![wrepl_matrix::NEW_ADDR],
+        addrs: vec![matrix::NEW_ADDR],
     };
-    let wire = wrepl_matrix::wire_record(&nb, &rec, v, ctx.owner_a);
+    let wire = matrix::wire_record(&nb, &rec, v, ctx.owner_a);
     let snapshot = {
         let mut s = ctx.store.lock().unwrap_or_else(|p| p.into_inner());
         s.add(ctx.owner_a, wire);
@@ -1051,26 +1052,26 @@ fn restart_by_command(cmd: &str) -> Result<(), String> {
 }
 
 /// The embedded reference target as a replication partner of the runner:
-/// NBNS on [`serve::EMBEDDED_ADDR`]:137, replication on :42, its database
+/// NBNS on [`embedded::EMBEDDED_ADDR`]:137, replication on :42, its database
 /// in a file of its own (removed at the end) so that it survives a restart.
 struct EmbeddedWins {
-    server: Mutex<Option<serve::Embedded>>,
-    cfg: crate::wins::WinsConfig,
+    server: Mutex<Option<embedded::EmbeddedServer>>,
+    cfg: nbns_reference::WinsServerConfig,
     wrepl: SocketAddrV4,
     db: PathBuf,
 }
 
 impl EmbeddedWins {
     fn start(partners: &[Ipv4Addr]) -> Result<EmbeddedWins, String> {
-        let ip = serve::EMBEDDED_ADDR;
+        let ip = embedded::EMBEDDED_ADDR;
         let db =
             std::env::temp_dir().join(format!("nbns-verify-embedded-{}.redb", std::process::id()));
         let _ = std::fs::remove_file(&db);
-        let mut reference = crate::reference::ReferenceConfig::new(serve::EMBEDDED_NAME, ip);
-        reference.challenge_port = nbns_wire::nbns::PORT;
-        let mut cfg = crate::wins::WinsConfig::new(reference);
+        let mut packet = nbns_reference::PacketConfig::new(embedded::EMBEDDED_NAME, ip);
+        packet.challenge_port = nbns_wire::nbns::PORT;
+        let mut cfg = nbns_reference::WinsServerConfig::new(packet);
         cfg.db = Some(db.clone());
-        let mut service = crate::wrepl_service::ServiceConfig::new(ip);
+        let mut service = nbns_reference::replication::ReplicationConfig::new(ip);
         service.partners = partners
             .iter()
             .map(|p| SocketAddrV4::new(*p, nbns_wire::wrepl::PORT))
@@ -1086,9 +1087,9 @@ impl EmbeddedWins {
         })
     }
 
-    fn launch(cfg: &crate::wins::WinsConfig) -> Result<serve::Embedded, String> {
-        let bind = SocketAddrV4::new(cfg.reference.addr, nbns_wire::nbns::PORT);
-        serve::Embedded::start_with(cfg.clone(), bind).map_err(|e| e.to_string())
+    fn launch(cfg: &nbns_reference::WinsServerConfig) -> Result<embedded::EmbeddedServer, String> {
+        let bind = SocketAddrV4::new(cfg.packet.addr, nbns_wire::nbns::PORT);
+        embedded::EmbeddedServer::start_with(cfg.clone(), bind).map_err(|e| e.to_string())
     }
 
     /// Stops the server and starts it again on the same database.

@@ -1,0 +1,134 @@
+//! `nbns-conform serve`: the reference WINS server of `nbns-reference` in
+//! the foreground, configured from the command line.
+
+use nbns_reference::embedded::{serve_foreground, EMBEDDED_NAME};
+use nbns_reference::packet_layer::PacketConfig;
+use nbns_reference::replication::ReplicationConfig;
+use nbns_reference::server::WinsServerConfig;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `nbns-conform serve`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// NBNS address to listen on (UDP). Loopback by default; a WINS server answers anyone who
+    /// asks. This IP is also the server's owner id in WINS replication.
+    #[arg(long, default_value = "127.0.0.1:1137", value_name = "IP:PORT")]
+    pub bind: SocketAddrV4,
+    /// The server's NetBIOS name (registered as <00> and <20>).
+    #[arg(long, default_value = EMBEDDED_NAME, value_name = "NAME")]
+    pub name: String,
+    /// UDP port of clients that challenge queries and release demands go to (RFC 1002: 137).
+    #[arg(long, default_value_t = 137, value_name = "PORT")]
+    pub challenge_port: u16,
+    /// Database file (created when missing). Every write the server acknowledged is on disk
+    /// before the acknowledgement is sent. Without it the database lives in memory.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// WINS replication address (TCP). Default: the --bind IP, port 42.
+    #[arg(long, value_name = "IP:PORT")]
+    pub wrepl_bind: Option<SocketAddrV4>,
+    /// Serve NBNS only, no WINS replication.
+    #[arg(long, conflicts_with_all = ["wrepl_bind", "partners"])]
+    pub no_wrepl: bool,
+    /// A replication partner, IP or IP:PORT (port 42 when absent); repeatable. Only partners
+    /// may associate; the server pulls from them and pushes update notifications to them.
+    #[arg(long = "partner", value_name = "IP[:PORT]", value_parser = parse_partner)]
+    pub partners: Vec<SocketAddrV4>,
+    /// How often to pull from every partner, the first time at start (pulls also follow
+    /// every partner notification); 0: only on notifications. Durations: 90, 90s, 15m, 2h, 6d.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
+    pub pull_interval: Duration,
+    /// Renew interval: the largest TTL granted (Samba: 6 days).
+    #[arg(long, default_value = "6d", value_name = "DURATION", value_parser = parse_duration)]
+    pub renew_interval: Duration,
+    /// Extinction interval: a released record becomes a tombstone after this (Samba: 6 days).
+    #[arg(long, default_value = "6d", value_name = "DURATION", value_parser = parse_duration)]
+    pub extinction_interval: Duration,
+    /// Extinction timeout: a tombstone is deleted after this (Samba: 1 day).
+    #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_duration)]
+    pub extinction_timeout: Duration,
+    /// Verify interval: this often, the replicas a partner owns are checked against all of its
+    /// records; one it no longer holds becomes a tombstone (Samba: 24 days; 0: never).
+    #[arg(long, default_value = "24d", value_name = "DURATION", value_parser = parse_duration)]
+    pub verify_interval: Duration,
+    /// A replication peer silent this long in the middle of an exchange is dropped.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub wrepl_timeout: Duration,
+    /// Most replication connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub wrepl_max_connections: usize,
+}
+
+fn parse_partner(s: &str) -> Result<SocketAddrV4, String> {
+    if let Ok(ip) = s.parse::<Ipv4Addr>() {
+        return Ok(SocketAddrV4::new(ip, nbns_wire::wrepl::PORT));
+    }
+    s.parse::<SocketAddrV4>()
+        .map_err(|_| format!("`{s}` is not an IPv4 address or IPv4:PORT"))
+}
+
+/// `90`, `90s`, `15m`, `2h`, `6d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 90, 90s, 15m, 2h, 6d)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a duration: the unit must be s, m, h or d"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|secs| *secs <= u64::from(u32::MAX))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long"))
+}
+
+impl ServeArgs {
+    /// The server configuration these options describe.
+    pub fn config(&self) -> WinsServerConfig {
+        let ip = *self.bind.ip();
+        let mut packet = PacketConfig::new(&self.name, ip);
+        packet.challenge_port = self.challenge_port;
+        let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        // The renew interval caps the TTLs granted (a short one, for tests,
+        // lowers the smallest TTL with it).
+        let renew = secs(self.renew_interval).max(1);
+        packet.server.max_ttl = renew;
+        packet.server.min_ttl = packet.server.min_ttl.min(renew);
+        packet.server.tombstone_interval = secs(self.extinction_interval);
+        packet.server.tombstone_timeout = secs(self.extinction_timeout);
+        let mut cfg = WinsServerConfig::new(packet);
+        cfg.db = self.db.clone();
+        if !self.no_wrepl {
+            let mut s = ReplicationConfig::new(ip);
+            s.bind = self
+                .wrepl_bind
+                .unwrap_or(SocketAddrV4::new(ip, nbns_wire::wrepl::PORT));
+            s.partners = self.partners.clone();
+            s.pull_interval = self.pull_interval;
+            s.verify_interval = self.verify_interval;
+            s.idle_timeout = self.wrepl_timeout;
+            s.max_connections = self.wrepl_max_connections.max(1);
+            cfg.replication = Some(s);
+        }
+        cfg
+    }
+}
+
+/// `nbns-conform serve`: runs in the foreground until killed.
+pub fn main(args: &ServeArgs) -> i32 {
+    let asked_for_wrepl = args.wrepl_bind.is_some() || !args.partners.is_empty();
+    serve_foreground(args.bind, args.config(), !asked_for_wrepl)
+}

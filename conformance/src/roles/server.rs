@@ -1,0 +1,172 @@
+//! The server role: loads scripts, picks the target (the embedded
+//! reference target unless `--target` names one), runs, reports.
+
+use crate::net::Net;
+use crate::roles::options::{RunArgs, DEFAULT_CLIENTS};
+use crate::roles::runner::Target;
+use crate::roles::suite;
+use crate::script::library;
+use crate::verdict::expectations::Expectations;
+use crate::verdict::report;
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+/// The script library shipped with the crate.
+pub const LIBRARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+
+/// Parses `IP` or `IP:PORT` (port 137 when absent).
+pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, nbns_wire::nbns::PORT))
+        .map_err(|_| format!("`{s}` is not IP or IP:PORT"))
+}
+
+/// Binds the client sockets on one port for all addresses: `port`, or the
+/// NBNS port when possible, or else a free high port.
+fn bind_clients(clients: &[Ipv4Addr], port: Option<u16>) -> Result<Net, String> {
+    crate::net::bind_common_port(port, Some(nbns_wire::nbns::PORT), |p| Net::bind(clients, p))
+}
+
+/// Runs the command; returns the exit status (0 ok, 1 failures, 2 usage or script errors).
+pub fn run(opts: &RunArgs) -> i32 {
+    let Some(scripts) = library::load_selected(&opts.paths, LIBRARY, opts.filter.as_deref()) else {
+        return 2;
+    };
+    let expectations = match Expectations::load_opt(opts.expect.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let clients = if opts.clients.is_empty() {
+        DEFAULT_CLIENTS.to_vec()
+    } else {
+        opts.clients.clone()
+    };
+
+    // The embedded reference target, unless the user named one.
+    let mut embedded = None;
+    let net;
+    let target = match &opts.target {
+        Some(t) => {
+            let addr = match parse_target(t) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: --target {e}");
+                    return 2;
+                }
+            };
+            net = match bind_clients(
+                &clients,
+                Some(opts.client_port.unwrap_or(nbns_wire::nbns::PORT)),
+            ) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: {e}\n(the target sends challenge queries to port 137 of the client addresses: run as root, or pass --client-port for a target that uses another port)");
+                    return 2;
+                }
+            };
+            Target {
+                addr,
+                name: opts.target_name.clone().unwrap_or_default(),
+            }
+        }
+        None => {
+            net = match bind_clients(&clients, opts.client_port) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            let port = net.local_addr(0).map(|a| a.port()).unwrap_or(0);
+            let server = match nbns_reference::embedded::EmbeddedServer::start(port) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: cannot start the embedded reference target: {e}");
+                    return 2;
+                }
+            };
+            let t = Target {
+                addr: server.addr(),
+                name: server.name().to_string(),
+            };
+            embedded = Some(server);
+            t
+        }
+    };
+    let label = if embedded.is_some() {
+        format!("reference target (embedded, {})", target.addr)
+    } else {
+        format!("target {}", target.addr)
+    };
+
+    let token = suite::run_token();
+    let ready = match suite::instantiate_all(&scripts, &token, &target, &clients) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{} script error(s); nothing was sent", errors.len());
+            return 2;
+        }
+    };
+    let jobs = if opts.jobs == 0 { 8 } else { opts.jobs };
+    eprintln!(
+        "running {} scripts against {label} from {} with {jobs} jobs (run {token})",
+        scripts.len(),
+        clients
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let tty = std::io::stderr().is_terminal();
+    let quiet = opts.quiet;
+    let start = Instant::now();
+    let mut outcomes = suite::run(&net, &target, &scripts, &ready, jobs, &|o, done, total| {
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let _ = write!(err, "\r\x1b[K");
+        }
+        let mut o = o.clone();
+        if let Some(e) = &expectations {
+            e.judge_one(&mut o);
+        }
+        let mut out = std::io::stdout().lock();
+        if !quiet || o.counts_as_failure() || o.known.is_some() {
+            let _ = writeln!(out, "{}", report::line(&o));
+        }
+        let _ = out.flush();
+        if tty {
+            let _ = write!(
+                err,
+                "[{done}/{total}] {:.1}s",
+                start.elapsed().as_secs_f64()
+            );
+            let _ = err.flush();
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    drop(embedded);
+
+    report::finish(
+        report::Finish {
+            label: &label,
+            expectations: expectations.as_ref(),
+            junit: opts.junit.as_deref(),
+            json: opts.json.as_deref(),
+            complete: opts.filter.is_none() && opts.paths.is_empty(),
+            start,
+        },
+        &mut outcomes,
+    )
+}
