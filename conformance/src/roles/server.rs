@@ -8,7 +8,8 @@ use crate::roles::suite;
 use crate::script::library;
 use crate::verdict::expectations::Expectations;
 use crate::verdict::report;
-use std::io::{IsTerminal, Write};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -127,35 +128,37 @@ pub fn run(opts: &RunArgs) -> i32 {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let tty = std::io::stderr().is_terminal();
     let quiet = opts.quiet;
     let start = Instant::now();
-    let mut outcomes = suite::run(&net, &target, &scripts, &ready, jobs, &|o, done, total| {
-        let mut err = std::io::stderr().lock();
-        if tty {
-            let _ = write!(err, "\r\x1b[K");
-        }
-        let mut o = o.clone();
-        if let Some(e) = &expectations {
-            e.judge_one(&mut o);
-        }
-        let mut out = std::io::stdout().lock();
-        if !quiet || o.counts_as_failure() || o.known.is_some() {
-            let _ = writeln!(out, "{}", report::line(&o));
-        }
-        let _ = out.flush();
-        if tty {
-            let _ = write!(
-                err,
-                "[{done}/{total}] {:.1}s",
-                start.elapsed().as_secs_f64()
-            );
-            let _ = err.flush();
-        }
-    });
-    if tty {
-        eprint!("\r\x1b[K");
-    }
+    // A progress counter on a terminal; indicatif draws nothing when standard
+    // error is not one (CI), where the lines a script are all there is.
+    let progress = ProgressBar::new(scripts.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("[{pos}/{len}] {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut outcomes = suite::run(
+        &net,
+        &target,
+        &scripts,
+        &ready,
+        jobs,
+        &|o, _done, _total| {
+            let mut o = o.clone();
+            if let Some(e) = &expectations {
+                e.judge_one(&mut o);
+            }
+            if !quiet || o.counts_as_failure() || o.known.is_some() {
+                progress.suspend(|| {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", report::line(&o));
+                    let _ = out.flush();
+                });
+            }
+            progress.inc(1);
+        },
+    );
+    progress.finish_and_clear();
     drop(embedded);
 
     report::finish(

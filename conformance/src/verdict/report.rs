@@ -3,9 +3,10 @@
 use super::expectations::Expectations;
 use super::Verdict;
 use super::{Judged, Outcome};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Counts for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,16 +83,13 @@ pub fn line(o: &Outcome) -> String {
     s
 }
 
-fn xml_escape(s: &str) -> String {
+/// Control characters other than newline, carriage return and tab made
+/// visible as `\xNN`: XML 1.0 cannot carry them even escaped, and quick-junit
+/// would drop them silently.
+fn visible(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
             c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
@@ -101,63 +99,43 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
-/// JUnit XML: one test suite (the target), one test case a script.
-pub fn junit(suite_name: &str, outcomes: &[Outcome]) -> String {
-    let s = Summary::of(outcomes);
-    let total: f64 = outcomes.iter().map(|o| o.duration.as_secs_f64()).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"nbns-conform\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">",
-        outcomes.len(),
-        s.failed,
-        s.skipped + s.known
-    );
-    let _ = writeln!(
-        x,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">",
-        xml_escape(suite_name),
-        outcomes.len(),
-        s.failed,
-        s.skipped + s.known
-    );
+/// JUnit XML (written by quick-junit): one test suite (the target), one test
+/// case a script; a known deviation is a skipped case whose message gives
+/// the reason.
+pub fn junit(suite_name: &str, outcomes: &[Outcome]) -> Result<String, String> {
+    let total: Duration = outcomes.iter().map(|o| o.duration).sum();
+    let mut suite = TestSuite::new(visible(suite_name));
+    suite.set_time(total);
     for o in outcomes {
         let (class, name) = o.name.rsplit_once('/').unwrap_or(("", &o.name));
-        let _ = write!(
-            x,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(&format!("{suite_name}.{}", class.replace('/', "."))),
-            xml_escape(name),
-            o.duration.as_secs_f64()
-        );
-        let body = if o.counts_as_failure() {
-            let text = line(o);
+        let status = if o.counts_as_failure() {
+            let text = visible(&line(o));
             let first = text.lines().next().unwrap_or_default().to_string();
-            format!(
-                "      <failure message=\"{}\">{}</failure>\n",
-                xml_escape(&first),
-                xml_escape(&text)
-            )
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(first).set_description(text);
+            s
         } else if let Some(Judged::AsListed { reason }) = &o.known {
-            format!(
-                "      <skipped message=\"known deviation: {}\"/>\n",
-                xml_escape(reason)
-            )
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(format!("known deviation: {}", visible(reason)));
+            s
         } else if let Verdict::Skipped(r) = &o.verdict {
-            format!("      <skipped message=\"{}\"/>\n", xml_escape(r))
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(visible(r));
+            s
         } else {
-            String::new()
+            TestCaseStatus::success()
         };
-        if body.is_empty() {
-            x.push_str("/>\n");
-        } else {
-            x.push_str(">\n");
-            x.push_str(&body);
-            x.push_str("    </testcase>\n");
-        }
+        let mut case = TestCase::new(visible(name), status);
+        case.set_classname(visible(&format!(
+            "{suite_name}.{}",
+            class.replace('/', ".")
+        )))
+        .set_time(o.duration);
+        suite.add_test_case(case);
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    let mut report = Report::new("nbns-conform");
+    report.set_time(total).add_test_suite(suite);
+    report.to_string().map_err(|e| e.to_string())
 }
 
 /// JSON: the summary and every outcome.
@@ -233,12 +211,13 @@ pub fn finish(f: Finish<'_>, outcomes: &mut [Outcome]) -> i32 {
         .unwrap_or_default();
     let summary = Summary::of(outcomes);
     let reports = [
-        (f.junit, junit(f.label, outcomes)),
-        (f.json, json(f.label, outcomes).to_string() + "\n"),
+        (f.junit, f.junit.map(|_| junit(f.label, outcomes))),
+        (f.json, Some(Ok(json(f.label, outcomes).to_string() + "\n"))),
     ];
     for (path, text) in reports {
-        if let Some(p) = path {
-            if let Err(e) = std::fs::write(p, text) {
+        if let (Some(p), Some(text)) = (path, text) {
+            if let Err(e) = text.and_then(|text| std::fs::write(p, text).map_err(|e| e.to_string()))
+            {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 return 2;
             }
