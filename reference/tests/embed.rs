@@ -50,3 +50,25 @@ fn embed_register_stop() -> Result<(), Box<dyn std::error::Error>> {
     // README snippet: end
     Ok(())
 }
+
+/// The README shows the snippet above verbatim (its imports first), so what
+/// it shows compiles and runs.
+#[test]
+fn readme_shows_this_snippet() {
+    let this = include_str!("embed.rs");
+    let begin = this.find("// README snippet: begin\n").unwrap();
+    let end = this.find("    // README snippet: end").unwrap();
+    let body: String = this[begin..end]
+        .lines()
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let imports_end = this.find("use std::time::Duration;\n").unwrap();
+    let imports = &this[this.find("use nbns_reference").unwrap()..imports_end + 25];
+    let readme = include_str!("../../README.md");
+    let want = format!("```rust\n{imports}\n{body}```");
+    assert!(
+        readme.contains(&want),
+        "README.md must show, in its embedding section:\n{want}"
+    );
+}
