@@ -59,6 +59,9 @@ impl PacketConfig {
     }
 }
 
+/// The longest scope, as dotted text, a registration may carry (Windows, Samba).
+const MAX_SCOPE_TEXT: usize = 237;
+
 /// Requests whose answers are still owed are forgotten after this long.
 const ASKED_TTL: Time = 300;
 
@@ -284,6 +287,34 @@ impl PacketLayer {
                 let group = entry.flags.group();
                 let node = model_node(entry.flags.node_type());
                 let addr = entry.addr;
+                let registers = repr.flags.opcode != Opcode::Release;
+                // RFC 1002 5.1.1: the owner of a unique name defends it, broadcast or not,
+                // with ACT_ERR (Samba's defense.c does the same for the AD DC's names).
+                let defended = registers && !group && self.is_own_name(&name);
+                // Windows and Samba count the scope as dotted text and refuse one over 237
+                // bytes (16 + 237 + the name's dot fill the 255 of a replicated name).
+                let scope_too_long = registers && name.dotted_scope().len() > MAX_SCOPE_TEXT;
+                if defended || scope_too_long {
+                    let rcode = if defended {
+                        proto::Rcode::ActErr
+                    } else {
+                        proto::Rcode::SrvErr
+                    };
+                    let answer = Send {
+                        to: ip,
+                        xid: repr.id,
+                        packet: Packet::Response {
+                            op: proto::Opcode::Registration,
+                            name,
+                            rcode,
+                            ttl: 0,
+                            group,
+                            addrs: vec![addr].into(),
+                        },
+                    };
+                    self.reply_to(ip, repr.id, answer, reply);
+                    return;
+                }
                 match repr.flags.opcode {
                     Opcode::Release => Packet::Release {
                         name,
@@ -299,28 +330,6 @@ impl PacketLayer {
                         ttl: rec.ttl,
                         addr,
                     },
-                    // MS-NBTE and Samba: <1D> names are acknowledged but not
-                    // stored; every subnet has its own local master browser.
-                    _ if !group && name.name.suffix() == 0x1d => {
-                        self.reply_to(
-                            ip,
-                            repr.id,
-                            Send {
-                                to: ip,
-                                xid: repr.id,
-                                packet: Packet::Response {
-                                    op: proto::Opcode::Registration,
-                                    name,
-                                    rcode: proto::Rcode::Ok,
-                                    ttl: rec.ttl,
-                                    group: false,
-                                    addrs: vec![addr].into(),
-                                },
-                            },
-                            reply,
-                        );
-                        return;
-                    }
                     op => Packet::Register {
                         name,
                         group,
@@ -488,8 +497,12 @@ impl PacketLayer {
                     })
                     .collect();
                 let positive = *rcode == proto::Rcode::Ok;
-                if !positive && entries.is_empty() {
-                    entries.extend(asked.entry);
+                // Registration, refresh and release responses, positive or negative, carry
+                // the request's own NB entry (RFC 1002 4.2.5, 4.2.6, 4.2.10, 4.2.11).
+                if asked.opcode.is_registration_like() {
+                    if let Some(e) = asked.entry {
+                        entries = vec![e];
+                    }
                 }
                 if positive && *group && entries.is_empty() {
                     // A normal group has no member list: RFC 1002 answers
@@ -500,14 +513,25 @@ impl PacketLayer {
                     });
                 }
                 let negative_query = !positive && asked.opcode == Opcode::Query;
+                // Refresh (8, 9) and multihomed registration (0xF) are answered as
+                // registrations: RFC 1002 has only the registration response (opcode 5),
+                // and Windows, Samba and nmbd's client expect it (nmbd ignores opcode 0xF).
+                let opcode = match asked.opcode {
+                    Opcode::MultihomedRegistration | Opcode::Refresh | Opcode::RefreshAlt => {
+                        Opcode::Registration
+                    }
+                    op => op,
+                };
                 let repr = Repr {
                     id: xid,
                     flags: Flags {
                         response: true,
-                        opcode: asked.opcode,
+                        opcode,
                         authoritative: true,
                         recursion_desired: asked.flags & Flags::RD != 0,
-                        recursion_available: true,
+                        // RA: set by an NBNS that challenges for its clients (RFC 1002 4.2.1.1,
+                        // 4.2.5); a release response's layout has it clear (4.2.10).
+                        recursion_available: asked.opcode != Opcode::Release,
                         rcode: wire_rcode(*rcode),
                         ..Flags::default()
                     },

@@ -18,6 +18,10 @@ impl NameKey for WireName {
     fn is_special_group(&self) -> bool {
         self.name.suffix() == 0x1c
     }
+
+    fn is_local_master_browser(&self) -> bool {
+        self.name.suffix() == 0x1d
+    }
 }
 
 impl WireName {
