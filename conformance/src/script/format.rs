@@ -109,6 +109,8 @@ pub struct Script {
     pub name: String,
     pub title: String,
     pub tags: Vec<String>,
+    /// The rule IDs of `conformance/rules.txt` the script checks (`refs` lines), in order.
+    pub refs: Vec<String>,
     pub lines: Vec<Line>,
 }
 
@@ -133,6 +135,8 @@ pub struct Field {
 pub enum Directive {
     Title,
     Tags,
+    /// `refs RULE-ID...`: the rules of `conformance/rules.txt` the script checks.
+    Refs,
     /// `set VAR = VALUE`
     Set,
     /// Per-script limits: `limit time=20s`.
@@ -155,9 +159,10 @@ pub enum Directive {
 }
 
 impl Directive {
-    pub const ALL: [(&'static str, Directive); 13] = [
+    pub const ALL: [(&'static str, Directive); 14] = [
         ("title", Directive::Title),
         ("tags", Directive::Tags),
+        ("refs", Directive::Refs),
         ("set", Directive::Set),
         ("limit", Directive::Limit),
         ("send", Directive::Send),
@@ -181,7 +186,7 @@ impl Directive {
     /// The field names a directive accepts (bare words included).
     pub fn fields(self) -> &'static [&'static str] {
         match self {
-            Directive::Title | Directive::Tags | Directive::Set => &[],
+            Directive::Title | Directive::Tags | Directive::Refs | Directive::Set => &[],
             Directive::Limit => &["time", "retries"],
             Directive::Send => SEND_FIELDS,
             Directive::Expect => EXPECT_FIELDS,
@@ -227,6 +232,7 @@ impl Script {
             name,
             title: String::new(),
             tags: Vec::new(),
+            refs: Vec::new(),
             lines: Vec::new(),
         };
         for (i, raw) in text.lines().enumerate() {
@@ -264,6 +270,22 @@ impl Script {
                     script
                         .tags
                         .extend(rest.split_whitespace().map(str::to_string));
+                    continue;
+                }
+                Directive::Refs => {
+                    let mut any = false;
+                    for (offset, id) in words(rest) {
+                        check_rule_id(id).map_err(|m| err(lineno, rest_col + offset, m))?;
+                        script.refs.push(id.to_string());
+                        any = true;
+                    }
+                    if !any {
+                        return Err(err(
+                            lineno,
+                            rest_col,
+                            "`refs` needs one or more rule IDs, like RFC1002-4.2.5-RDATA".into(),
+                        ));
+                    }
                     continue;
                 }
                 Directive::Set => {
@@ -329,6 +351,9 @@ impl Script {
         if !self.tags.is_empty() {
             out.push_str(&format!("tags {}\n", self.tags.join(" ")));
         }
+        if !self.refs.is_empty() {
+            out.push_str(&format!("refs {}\n", self.refs.join(" ")));
+        }
         for l in &self.lines {
             out.push_str(l.directive.keyword());
             if l.directive == Directive::Set {
@@ -351,6 +376,44 @@ impl Script {
             out.push('\n');
         }
         out
+    }
+}
+
+/// The whitespace-separated words of `s` with their byte offsets.
+fn words(s: &str) -> impl Iterator<Item = (usize, &str)> {
+    s.split(char::is_whitespace)
+        .scan(0, |pos, w| {
+            let at = *pos;
+            *pos += w.len() + 1;
+            Some((at, w))
+        })
+        .filter(|(_, w)| !w.is_empty())
+}
+
+/// Checks the form of a rule ID of `conformance/rules.txt`: a source in capitals
+/// (`RFC1002`, `NBTE`, `WINSRA`, `IMPL`, ...), then `-`-separated parts of capitals,
+/// digits and dots (`RFC1002-4.2.10-RDATA`). Whether the rule exists is for
+/// `nbns-conform coverage` to say.
+pub fn check_rule_id(id: &str) -> Result<(), String> {
+    let mut parts = id.split('-');
+    let source = parts.next().unwrap_or("");
+    let source_ok = source.starts_with(|c: char| c.is_ascii_uppercase())
+        && source
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let rest: Vec<&str> = parts.collect();
+    let rest_ok = !rest.is_empty()
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.')
+        });
+    if source_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bad rule ID `{id}` (expected SOURCE-SECTION-NAME in capitals, digits, dots and dashes, like RFC1002-4.2.10-RDATA)"
+        ))
     }
 }
 
@@ -477,5 +540,48 @@ mod tests {
         let e = parse("send name=\"abc\n").unwrap_err();
         assert!(e.message.contains("unclosed quote"));
         assert_eq!(e.to_string(), "t.nbt:1:6: unclosed quote in `name`");
+    }
+
+    #[test]
+    fn refs_are_collected_and_checked() {
+        let s = parse(
+            "refs RFC1002-4.2.10-RDATA  IMPL-SCOPE-237\nsend op=query name=A<00>\nrefs NBTE-2.2.2-MH-OPCODE-F # why\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.refs,
+            [
+                "RFC1002-4.2.10-RDATA",
+                "IMPL-SCOPE-237",
+                "NBTE-2.2.2-MH-OPCODE-F"
+            ]
+        );
+        assert_eq!(s.lines.len(), 1);
+        assert_eq!(parse(&s.to_text()).unwrap().refs, s.refs);
+        // A bad ID is an error at its column.
+        let e = parse("send op=query name=A<00>\nrefs RFC1002-4.2.10-RDATA rfc1002-4.2.10\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 27));
+        assert!(
+            e.message.contains("bad rule ID `rfc1002-4.2.10`"),
+            "{}",
+            e.message
+        );
+        for bad in [
+            "RFC1002",
+            "RFC1002--X",
+            "RFC1002-4.2-",
+            "-X",
+            "RFC1002-4.2_X",
+            "1RFC-X",
+        ] {
+            assert!(check_rule_id(bad).is_err(), "{bad}");
+        }
+        let e = parse("refs\nsend op=query name=A<00>\n").unwrap_err();
+        assert!(
+            e.message.contains("needs one or more rule IDs"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -709,7 +709,7 @@ fn instantiate(
     };
     for l in &script.lines {
         let kind = match l.directive {
-            Directive::Title | Directive::Tags => continue,
+            Directive::Title | Directive::Tags | Directive::Refs => continue,
             Directive::Set => {
                 let f = &l.fields[0];
                 let v = ctx.subst(l.line, f.column, f.value.as_deref().unwrap_or(""))?;
