@@ -889,8 +889,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 self.records[i].addrs.is_empty()
             }
             _ => {
-                // Honoured only from a registered address.
-                out.push(neg_to(Opcode::Release, name, Rcode::NamErr, from, xid));
+                // Honoured only from a registered address; anybody else is told the name is
+                // another node's (RFC 1002 4.2.11: ACT_ERR, "only that node may release it").
+                out.push(neg_to(Opcode::Release, name, Rcode::ActErr, from, xid));
                 return;
             }
         };
@@ -1348,7 +1349,7 @@ mod tests {
             broadcast: false,
         };
         let out = step(&mut s, &cfg, 3, rel(3));
-        assert_eq!(rcode_of(&out[0]), Some(Rcode::NamErr));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
         let out = step(&mut s, &cfg, 1, rel(1));
         assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
         assert_eq!(s.active(&5).unwrap().addrs[..], [2]);
