@@ -1,7 +1,8 @@
 //! `nbns-conformance`: packet scripts ([`script`]), the runner that fires them
 //! at an NBNS or WINS target in one of its roles ([`roles`], over the sockets
 //! of [`net`]), what it concludes and reports ([`verdict`]), the dissector
-//! ([`capture`]) and the subcommands of `nbns-conform` ([`commands`]). The
+//! ([`capture`]), the strict layout check of every packet a target sends
+//! ([`strict`]) and the subcommands of `nbns-conform` ([`commands`]). The
 //! reference server and client it tests against by default are the
 //! `nbns-reference` crate.
 
@@ -12,4 +13,5 @@ pub mod commands;
 pub mod net;
 pub mod roles;
 pub mod script;
+pub mod strict;
 pub mod verdict;

@@ -30,6 +30,20 @@ const MAILBOX_TTL: Duration = Duration::from_secs(60);
 struct Mailbox {
     queue: Mutex<VecDeque<Incoming>>,
     arrived: Condvar,
+    /// Every datagram of the last minute, taken or not: the strict check reads a script's
+    /// whole exchange from it, including answers no step waited for.
+    record: Mutex<VecDeque<Incoming>>,
+}
+
+/// Drops what is older than [`MAILBOX_TTL`] and what exceeds [`MAILBOX_CAPACITY`].
+fn prune(queue: &mut VecDeque<Incoming>, now: Instant) {
+    while queue
+        .front()
+        .is_some_and(|i| now.duration_since(i.at) > MAILBOX_TTL)
+        || queue.len() >= MAILBOX_CAPACITY
+    {
+        queue.pop_front();
+    }
 }
 
 /// The runner's client sockets.
@@ -132,6 +146,19 @@ impl Net {
             .collect()
     }
 
+    /// Every datagram that arrived at or after `since` (within the last minute), taken by a
+    /// step or not, oldest first.
+    pub fn received_since(&self, since: Instant) -> Vec<Incoming> {
+        self.mailbox
+            .record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|i| i.at >= since)
+            .cloned()
+            .collect()
+    }
+
     /// Forgets every packet not taken yet (between scripts).
     pub fn clear(&self) {
         self.mailbox
@@ -224,20 +251,20 @@ fn receive(client: usize, socket: UdpSocket, mailbox: Arc<Mailbox>, stop: Arc<At
             Err(_) => continue,
         };
         let now = Instant::now();
-        let mut queue = mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
-        while queue
-            .front()
-            .is_some_and(|i| now.duration_since(i.at) > MAILBOX_TTL)
-            || queue.len() >= MAILBOX_CAPACITY
-        {
-            queue.pop_front();
-        }
-        queue.push_back(Incoming {
+        let incoming = Incoming {
             client,
             from,
             bytes: buf[..n].to_vec(),
             at: now,
-        });
+        };
+        {
+            let mut record = mailbox.record.lock().unwrap_or_else(|p| p.into_inner());
+            prune(&mut record, now);
+            record.push_back(incoming.clone());
+        }
+        let mut queue = mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
+        prune(&mut queue, now);
+        queue.push_back(incoming);
         drop(queue);
         mailbox.arrived.notify_all();
     }

@@ -739,6 +739,7 @@ pub fn run(opts: &RunArgs) -> i32 {
             verdict,
             duration: t0.elapsed(),
             known: None,
+            violations: Vec::new(),
         };
         if let Some(e) = &expectations {
             e.judge_one(&mut o);

@@ -5,6 +5,7 @@ use crate::script::steps::{
     Challenge, ChallengeReply, Expect, Instantiated, NameSpec, PacketFields, Payload,
     RecordSection, Send, StepKind, DEFAULT_EXPECT_TIMEOUT,
 };
+use crate::strict::traffic::Sent as Traced;
 use crate::verdict::{Failure, Verdict};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, RData, Rcode, Record, Repr,
@@ -54,12 +55,29 @@ pub fn run(net: &Net, target: &Target, script: &Instantiated) -> Verdict {
     run_with(net, target, script, None)
 }
 
+/// [`run`], also returning every datagram the script sent (for the strict check).
+pub fn run_traced(net: &Net, target: &Target, script: &Instantiated) -> (Verdict, Vec<Traced>) {
+    let mut trace = Vec::new();
+    let verdict = run_inner(net, target, script, None, &mut trace);
+    (verdict, trace)
+}
+
 /// [`run`], with the client-role steps handled by `role`.
 pub fn run_with(
     net: &Net,
     target: &Target,
     script: &Instantiated,
+    role: Option<&mut dyn RoleSteps>,
+) -> Verdict {
+    run_inner(net, target, script, role, &mut Vec::new())
+}
+
+fn run_inner(
+    net: &Net,
+    target: &Target,
+    script: &Instantiated,
     mut role: Option<&mut dyn RoleSteps>,
+    trace: &mut Vec<Traced>,
 ) -> Verdict {
     let limit = Instant::now() + script.limit;
     let mut last: Option<Sent> = None;
@@ -80,9 +98,19 @@ pub fn run_with(
             );
         }
         match &step.kind {
-            StepKind::Send(s) => match send(net, target, s, role.as_deref()) {
-                Ok(sent) => last = Some(sent),
-                Err(e) => return Verdict::Error(format!("line {}: {e}", step.line)),
+            StepKind::Send(s) => match (Instant::now(), send(net, target, s, role.as_deref())) {
+                (at, Ok(sent)) => {
+                    // `at` is taken before the send: an answer can come back before it returns.
+                    trace.push(Traced {
+                        client: sent.client,
+                        to: sent.to,
+                        bytes: sent.bytes.clone(),
+                        at,
+                        hand_made: matches!(s.payload, Payload::Raw(_)),
+                    });
+                    last = Some(sent)
+                }
+                (_, Err(e)) => return Verdict::Error(format!("line {}: {e}", step.line)),
             },
             StepKind::Expect(e) => {
                 let Some(sent) = &last else {

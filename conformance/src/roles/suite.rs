@@ -6,7 +6,8 @@ use crate::net::Net;
 use crate::roles::runner::{self, Target};
 use crate::script::steps::Instantiated;
 use crate::script::{Script, ScriptError};
-use crate::verdict::Outcome;
+use crate::strict;
+use crate::verdict::{Outcome, Verdict};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,7 +74,9 @@ pub fn instantiate_all(
     }
 }
 
-/// Runs the scripts with `jobs` worker threads; `on_done` sees each outcome
+/// Runs the scripts with `jobs` worker threads, each script's exchange held against the
+/// strict layout check as well (a script that passes with a broken packet becomes a
+/// `violation`); `on_done` sees each outcome
 /// as it completes (for progress output). Results come back in script order.
 pub fn run(
     net: &Net,
@@ -94,13 +97,21 @@ pub fn run(
                     break;
                 };
                 let start = Instant::now();
-                let verdict = runner::run(net, target, inst);
+                let (verdict, sent) = runner::run_traced(net, target, inst);
+                let duration = start.elapsed();
+                let violations =
+                    strict::traffic::check(target.addr, &sent, &net.received_since(start));
+                let verdict = match (verdict, violations.first()) {
+                    (Verdict::Pass, Some(v)) => Verdict::Violation(v.clone()),
+                    (verdict, _) => verdict,
+                };
                 let outcome = Outcome {
                     name: script.name.clone(),
                     title: script.title.clone(),
                     verdict,
-                    duration: start.elapsed(),
+                    duration,
                     known: None,
+                    violations,
                 };
                 let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
                 on_done(&outcome, done, scripts.len());

@@ -12,9 +12,21 @@
 //! piece of the failure message that must appear in it, and `reason:`
 //! (continued on further indented lines) says who is right. A listed script
 //! that passes, or fails differently, fails the run: the list stays true.
+//!
+//! A layout rule the target breaks in many scripts (the strict check's
+//! violations) is listed once, for every script:
+//!
+//! ```text
+//! rule RFC1002-4.2.11-FLAGS
+//!     observed: rcode NAM_ERR
+//!     reason:   nmbd refuses the release of a name it does not hold with
+//!               NAM_ERR, a code RFC 1002 4.2.11 does not list.
+//! ```
+//!
+//! `observed:` is optional there (a piece of the violation's text). A listed
+//! rule that no packet of a whole-library run broke fails the run.
 
-use super::Verdict;
-use super::{Judged, Outcome};
+use super::{Judged, Outcome, Verdict, Violation};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +42,8 @@ pub struct Deviation {
 pub struct Expectations {
     pub path: PathBuf,
     pub deviations: BTreeMap<String, Deviation>,
+    /// Layout rules the target is known to break, by rule ID (`script` holds the ID).
+    pub rules: BTreeMap<String, Deviation>,
 }
 
 impl Expectations {
@@ -49,11 +63,24 @@ impl Expectations {
         let mut out = Expectations {
             path: path.to_path_buf(),
             deviations: BTreeMap::new(),
+            rules: BTreeMap::new(),
         };
         let mut current: Option<Deviation> = None;
         let mut in_reason = false;
         let finish = |d: Option<Deviation>, out: &mut Expectations| -> Result<(), String> {
-            if let Some(d) = d {
+            if let Some(mut d) = d {
+                if let Some(rule) = d.script.strip_prefix("rule ") {
+                    let rule = rule.trim().to_string();
+                    if d.reason.is_empty() {
+                        return Err(err(d.line, &format!("rule `{rule}` needs a reason:")));
+                    }
+                    if out.rules.contains_key(&rule) {
+                        return Err(err(d.line, &format!("rule `{rule}` is listed twice")));
+                    }
+                    d.script = rule.clone();
+                    out.rules.insert(rule, d);
+                    return Ok(());
+                }
                 if d.observed.is_empty() || d.reason.is_empty() {
                     return Err(err(
                         d.line,
@@ -116,13 +143,65 @@ impl Expectations {
             .collect()
     }
 
-    /// Marks one outcome, if the list names it.
+    /// The listed rule entry that covers `v`, if any.
+    fn rule_for(&self, v: &Violation) -> Option<&Deviation> {
+        self.rules
+            .get(v.rule)
+            .filter(|d| d.observed.is_empty() || v.to_string().contains(&d.observed))
+    }
+
+    /// Listed rules that no outcome's violations showed.
+    pub fn unseen_rules(&self, outcomes: &[Outcome]) -> Vec<&Deviation> {
+        self.rules
+            .values()
+            .filter(|d| {
+                !outcomes.iter().flat_map(|o| &o.violations).any(|v| {
+                    v.rule == d.script
+                        && (d.observed.is_empty() || v.to_string().contains(&d.observed))
+                })
+            })
+            .collect()
+    }
+
+    /// Marks one outcome, if the list names it or all of its violations.
     pub fn judge_one(&self, o: &mut Outcome) {
+        let unlisted = o.violations.iter().find(|v| self.rule_for(v).is_none());
         let Some(d) = self.deviations.get(&o.name) else {
+            if let (Verdict::Violation(_), None) = (&o.verdict, unlisted) {
+                let mut reasons: Vec<&str> = o
+                    .violations
+                    .iter()
+                    .filter_map(|v| self.rule_for(v))
+                    .map(|d| d.reason.as_str())
+                    .collect();
+                reasons.dedup();
+                o.known = Some(Judged::AsListed {
+                    reason: reasons.join(" / "),
+                });
+            }
             return;
         };
+        if let (Some(v), false) = (unlisted, matches!(o.verdict, Verdict::Violation(_))) {
+            // A listed failure that also breaks a layout rule nobody listed.
+            o.known = Some(Judged::Changed {
+                observed: format!("violates {v}"),
+            });
+            return;
+        }
         o.known = Some(match &o.verdict {
             Verdict::Pass => Judged::NowPasses,
+            Verdict::Violation(v) => {
+                let text = format!("violates {v} | {}", v.packet);
+                if text.contains(&d.observed) {
+                    Judged::AsListed {
+                        reason: d.reason.clone(),
+                    }
+                } else {
+                    Judged::Changed {
+                        observed: format!("violates {v}"),
+                    }
+                }
+            }
             Verdict::Fail(f) => {
                 let text = format!("{} | {}", f.mismatch, f.got);
                 if text.contains(&d.observed) {
@@ -163,6 +242,7 @@ mod tests {
             verdict,
             duration: Duration::ZERO,
             known: None,
+            violations: Vec::new(),
         }
     }
 
@@ -198,6 +278,48 @@ mod tests {
         outs[0].verdict = fail("rcode: expected OK, got ACT_ERR");
         e.judge(&mut outs);
         assert!(matches!(outs[0].known, Some(Judged::Changed { .. })));
+    }
+
+    #[test]
+    fn a_listed_rule_covers_its_violations_everywhere_and_is_a_ratchet_too() {
+        let e = Expectations::parse(
+            Path::new("x.expect"),
+            "rule RFC1002-4.2.11-FLAGS\n    observed: NAM_ERR\n    reason: nmbd says NAM_ERR\nrule RFC1002-4.2.14-NULL-RR\n    reason: never seen\n",
+        )
+        .unwrap();
+        let violation = |rule: &'static str, detail: &str| Violation {
+            rule,
+            detail: detail.into(),
+            packet: String::new(),
+        };
+        let listed = violation(
+            "RFC1002-4.2.11-FLAGS",
+            "rcode NAM_ERR is not one the RFC allows",
+        );
+        let mut outs = vec![
+            outcome("a", Verdict::Violation(listed.clone())),
+            outcome(
+                "b",
+                Verdict::Violation(violation("RFC1002-4.2.5-RDATA", "x")),
+            ),
+            outcome("c", fail("rcode: expected OK, got NAM_ERR")),
+        ];
+        outs[0].violations = vec![listed.clone()];
+        outs[1].violations = vec![violation("RFC1002-4.2.5-RDATA", "x")];
+        outs[2].violations = vec![listed];
+        e.judge(&mut outs);
+        assert!(
+            matches!(&outs[0].known, Some(Judged::AsListed { reason }) if reason == "nmbd says NAM_ERR")
+        );
+        assert!(outs[1].counts_as_failure());
+        // A plain failure is not excused by a rule entry.
+        assert!(outs[2].counts_as_failure());
+        let unseen: Vec<&str> = e
+            .unseen_rules(&outs)
+            .iter()
+            .map(|d| d.script.as_str())
+            .collect();
+        assert_eq!(unseen, ["RFC1002-4.2.14-NULL-RR"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod expectations;
 pub mod report;
 
+pub use crate::strict::Violation;
 use std::time::Duration;
 
 /// Where a failing script went wrong.
@@ -24,6 +25,9 @@ pub struct Failure {
 pub enum Verdict {
     Pass,
     Fail(Failure),
+    /// Every expectation held, but a packet of the target broke a layout rule (the first
+    /// one; the outcome lists them all).
+    Violation(Violation),
     /// The script could not be run (bad script, socket error).
     Error(String),
     Skipped(String),
@@ -34,6 +38,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail(_) => "fail",
+            Verdict::Violation(_) => "violation",
             Verdict::Error(_) => "error",
             Verdict::Skipped(_) => "skipped",
         }
@@ -49,6 +54,8 @@ pub struct Outcome {
     pub duration: Duration,
     /// Set when the target's expectations file lists this script.
     pub known: Option<Judged>,
+    /// Every layout rule the target's packets broke in this script, whatever the verdict.
+    pub violations: Vec<Violation>,
 }
 
 /// How a listed deviation was judged.
@@ -68,7 +75,7 @@ impl Outcome {
         match (&self.verdict, &self.known) {
             (_, Some(Judged::AsListed { .. })) => false,
             (_, Some(_)) => true,
-            (Verdict::Fail(_) | Verdict::Error(_), None) => true,
+            (Verdict::Fail(_) | Verdict::Violation(_) | Verdict::Error(_), None) => true,
             _ => false,
         }
     }

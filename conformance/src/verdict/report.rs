@@ -61,6 +61,9 @@ pub fn line(o: &Outcome) -> String {
         (Verdict::Fail(f), Some(Judged::AsListed { .. })) => {
             format!("known {} ({ms} ms): line {}: {}", o.name, f.line, f.mismatch)
         }
+        (Verdict::Violation(v), Some(Judged::AsListed { .. })) => {
+            format!("known {} ({ms} ms): violates {v}", o.name)
+        }
         (_, Some(Judged::AsListed { .. })) => format!("known {} ({ms} ms)", o.name),
         (Verdict::Pass, _) => format!("pass  {} ({ms} ms)", o.name),
         (Verdict::Fail(f), _) => {
@@ -68,6 +71,19 @@ pub fn line(o: &Outcome) -> String {
             let _ = write!(s, "\n      expected: {}", f.expected);
             for (i, l) in f.got.lines().enumerate() {
                 let _ = write!(s, "\n      {} {l}", if i == 0 { "got:     " } else { "         " });
+            }
+            s
+        }
+        (Verdict::Violation(v), _) => {
+            let mut s = format!("VIOLATION {} ({ms} ms): {v}", o.name);
+            for (i, l) in v.packet.lines().enumerate() {
+                let _ = write!(s, "\n      {} {l}", if i == 0 { "got:     " } else { "         " });
+            }
+            if o.violations.len() > 1 {
+                let _ = write!(s, "\n      and {} more:", o.violations.len() - 1);
+                for more in &o.violations[1..] {
+                    let _ = write!(s, "\n        {more}");
+                }
             }
             s
         }
@@ -158,8 +174,21 @@ pub fn json(target: &str, outcomes: &[Outcome]) -> serde_json::Value {
                     v["expected"] = f.expected.clone().into();
                     v["got"] = f.got.clone().into();
                 }
+                Verdict::Violation(x) => {
+                    v["rule"] = x.rule.into();
+                    v["detail"] = x.detail.clone().into();
+                    v["got"] = x.packet.clone().into();
+                }
                 Verdict::Error(e) | Verdict::Skipped(e) => v["message"] = e.clone().into(),
                 Verdict::Pass => {}
+            }
+            if !o.violations.is_empty() {
+                v["violations"] = o
+                    .violations
+                    .iter()
+                    .map(|x| serde_json::json!({"rule": x.rule, "detail": x.detail, "got": x.packet}))
+                    .collect::<Vec<_>>()
+                    .into();
             }
             match &o.known {
                 Some(Judged::AsListed { reason }) => {
@@ -223,10 +252,20 @@ pub fn finish(f: Finish<'_>, outcomes: &mut [Outcome]) -> i32 {
             }
         }
     }
-    let stale = f.complete && !missing.is_empty();
+    let unseen = f
+        .expectations
+        .map(|e| e.unseen_rules(outcomes))
+        .unwrap_or_default();
+    let stale = f.complete && !(missing.is_empty() && unseen.is_empty());
     for d in missing.iter().filter(|_| stale) {
         println!(
             "FAIL  expectations list `{}` (line {}), which this run does not have",
+            d.script, d.line
+        );
+    }
+    for d in unseen.iter().filter(|_| stale) {
+        println!(
+            "FAIL  expectations list a violation of {} (line {}) that no packet of this run showed: remove it",
             d.script, d.line
         );
     }

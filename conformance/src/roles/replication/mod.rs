@@ -197,6 +197,7 @@ fn outcome(name: &str, title: &str, verdict: Verdict, duration: Duration) -> Out
         verdict,
         duration,
         known: None,
+        violations: Vec::new(),
     }
 }
 

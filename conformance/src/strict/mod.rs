@@ -1,0 +1,97 @@
+//! The strict protocol check: every packet a target sends, held against the layout its
+//! specification gives for its kind, apart from whatever a script asks of it. A script whose
+//! expectations all hold but whose traffic breaks a layout rule gets the verdict
+//! `violation`, reported like a failure with the rule it breaks.
+//!
+//! [`nbns`] checks NBNS packets (RFC 1002 4.2). [`traffic`] pairs what a script sent with
+//! what the target sent back and runs the checks over one script's exchange.
+
+pub mod nbns;
+pub mod traffic;
+
+use std::fmt;
+
+/// One broken layout rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule's ID in `conformance/rules.txt`.
+    pub rule: &'static str,
+    /// What was wrong, with the values seen.
+    pub detail: String,
+    /// The offending packet, decoded (filled in by [`traffic`]).
+    pub packet: String,
+}
+
+impl Violation {
+    pub fn new(rule: &'static str, detail: impl Into<String>) -> Violation {
+        Violation {
+            rule,
+            detail: detail.into(),
+            packet: String::new(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.rule, self.detail)
+    }
+}
+
+/// The rules the strict check enforces on every packet (for `coverage`).
+pub const CHECKED_RULES: &[&str] = &[
+    "NBTE-2.2.2-MH-RESPONSE-OPCODE",
+    "RFC1002-4.2.1-COUNTS-MATCH",
+    "RFC1002-4.2.1.1-B-CLEAR-IN-RESPONSE",
+    "RFC1002-4.2.1.1-OPCODE-ECHO",
+    "RFC1002-4.2.1.1-RD-COPY",
+    "RFC1002-4.2.1.1-REQUEST-RCODE-ZERO",
+    "RFC1002-4.2.1.1-RESERVED-FLAGS-ZERO",
+    "RFC1002-4.2.1.1-RESPONSE-BIT",
+    "RFC1002-4.2.1.3-G-OF-NAME",
+    "RFC1002-4.2.1.3-NBFLAGS-RESERVED",
+    "RFC1002-4.2.1.3-RR-CLASS-IN",
+    "RFC1002-4.2.1.3-RR-NAME-ECHO",
+    "RFC1002-4.2.10-COUNTS",
+    "RFC1002-4.2.10-FLAGS",
+    "RFC1002-4.2.10-RDATA",
+    "RFC1002-4.2.11-FLAGS",
+    "RFC1002-4.2.11-RDATA",
+    "RFC1002-4.2.13-COUNTS",
+    "RFC1002-4.2.13-ENTRY-PER-ADDR",
+    "RFC1002-4.2.13-FLAGS",
+    "RFC1002-4.2.14-ANCOUNT-1",
+    "RFC1002-4.2.14-FLAGS",
+    "RFC1002-4.2.14-NULL-RR",
+    "RFC1002-4.2.16-FLAGS",
+    "RFC1002-4.2.16-RDATA",
+    "RFC1002-4.2.16-RR-TYPE",
+    "RFC1002-4.2.18-FLAGS",
+    "RFC1002-4.2.18-RR",
+    "RFC1002-4.2.18-STATISTICS",
+    "RFC1002-4.2.5-COUNTS",
+    "RFC1002-4.2.5-FLAGS",
+    "RFC1002-4.2.5-RDATA",
+    "RFC1002-4.2.6-FLAGS",
+    "RFC1002-4.2.6-RDATA",
+    "RFC1002-4.2.9-DEMAND-FORMAT",
+    "RFC1002-5.1.4-CHALLENGE-QUERY",
+];
+
+#[cfg(test)]
+mod tests {
+    /// Every rule the check reports is in the catalogue, so `coverage` and the expectations
+    /// files can name it.
+    #[test]
+    fn checked_rules_are_in_the_catalogue() {
+        let catalogue = include_str!("../../rules.txt");
+        for rule in super::CHECKED_RULES {
+            assert!(
+                catalogue
+                    .lines()
+                    .any(|l| l.split_whitespace().next() == Some(rule)),
+                "{rule} is not in conformance/rules.txt"
+            );
+        }
+    }
+}
