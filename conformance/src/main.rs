@@ -36,7 +36,21 @@ enum Command {
     /// replication), with a durable database.
     #[command(after_help = SERVE_AFTER_HELP)]
     Serve(commands::serve::ServeArgs),
+    /// List every rule of the rules file with what checks it: the scripts naming it on a
+    /// `refs` line, the strict layout check, the replication role.
+    #[command(after_help = COVERAGE_AFTER_HELP)]
+    Coverage(commands::coverage::CoverageArgs),
 }
+
+const COVERAGE_AFTER_HELP: &str = "\
+Rules file: one rule a line, `ID  paraphrase`; `#` comments. A rule whose text
+holds `[not testable: REASON]` is counted as not testable unless something
+covers it. Output: one line a rule (what covers it, `not testable: REASON` or
+`UNCOVERED`), then `coverage: R rules, C covered, U uncovered, X not testable`.
+
+Exit status: 0 no rule uncovered; 1 some rule uncovered; 2 a bad rules file,
+a script error, or a rule ID that a script (or the strict check, or the
+replication table) names but the rules file does not.";
 
 const SERVE_AFTER_HELP: &str = "\
 Durability: requests are handled in batches and the records a batch changed
@@ -88,6 +102,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => commands::decode::main(&args),
         Command::Run(args) => commands::run::dispatch(&args),
         Command::Serve(args) => commands::serve::main(&args),
+        Command::Coverage(args) => commands::coverage::main(&args),
     };
     ExitCode::from(code as u8)
 }

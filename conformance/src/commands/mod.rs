@@ -1,5 +1,6 @@
-//! One module a subcommand of `nbns-conform`: `decode`, `run`, `serve`.
+//! One module a subcommand of `nbns-conform`: `coverage`, `decode`, `run`, `serve`.
 
+pub mod coverage;
 pub mod decode;
 pub mod run;
 pub mod serve;
