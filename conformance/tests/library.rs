@@ -197,3 +197,60 @@ fn samba_nmbd_matches_its_expectations() {
 fn samba_ad_dc_matches_its_expectations() {
     samba("addc");
 }
+
+/// `nbns-conform coverage` over the shipped libraries: every rule ID the scripts name is in
+/// rules.txt (a typo would exit 2), at least 60 rules are covered, the summary line adds up,
+/// and the exit status says whether any rule is left uncovered.
+#[test]
+fn coverage_of_the_rules_by_the_libraries() {
+    let out = Command::new(bin()).arg("coverage").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert_ne!(code, Some(2), "{stderr}");
+    let last = stdout.lines().last().unwrap_or("");
+    let n: Vec<usize> = last
+        .strip_prefix("coverage: ")
+        .unwrap_or_else(|| panic!("no summary line: {last}"))
+        .split(", ")
+        .map(|part| part.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let (rules, covered, uncovered, untestable) = (n[0], n[1], n[2], n[3]);
+    assert_eq!(
+        last,
+        format!("coverage: {rules} rules, {covered} covered, {uncovered} uncovered, {untestable} not testable")
+    );
+    assert_eq!(rules, covered + uncovered + untestable);
+    assert_eq!(stdout.lines().count(), rules + 1, "one line a rule");
+    assert_eq!(stdout.matches("  UNCOVERED\n").count(), uncovered);
+    assert!(covered >= 60, "{last}");
+    assert_eq!(code, Some(if uncovered == 0 { 0 } else { 1 }), "{last}");
+    // Scripts, the strict check and the replication role all count.
+    assert!(stdout.contains("scripts/registration/retransmit-during-challenge"));
+    assert!(stdout.contains("strict check (every packet)"));
+    assert!(stdout.contains("replication matrix"));
+}
+
+/// A script naming a rule that does not exist is an error (exit 2), not coverage.
+#[test]
+fn coverage_refuses_an_unknown_rule_id() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.join("typo.nbt"),
+        "title t\nrefs RFC1002-4.2.10-RDATTA\nsend op=query name=A<00>\nexpect rcode=NAM_ERR\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("coverage")
+        .arg("--rules")
+        .arg(repo().join("conformance/rules.txt"))
+        .arg(dir.join("typo.nbt"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("script typo names unknown rule RFC1002-4.2.10-RDATTA"),
+        "{stderr}"
+    );
+}
