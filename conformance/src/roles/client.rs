@@ -20,9 +20,10 @@ use crate::script::library;
 use crate::script::steps::{
     Answer, Await, AwaitNone, Client, ClientAction, NameSpec, Since, StepKind,
 };
+use crate::strict;
 use crate::verdict::expectations::Expectations;
 use crate::verdict::report;
-use crate::verdict::Outcome;
+use crate::verdict::{Outcome, Verdict};
 use nbns_reference::client::{ClientSpec, WinsClient};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, Opcode, RData, Rcode, Record, Repr,
@@ -733,13 +734,19 @@ pub fn run(opts: &RunArgs) -> i32 {
             runner::run_with(&net, &target, inst, Some(&mut steps))
         };
         ctl.kill();
+        let duration = t0.elapsed();
+        let violations = strict::traffic::check_client(&nics, &net.received_since(t0));
+        let verdict = match (verdict, violations.first()) {
+            (Verdict::Pass, Some(v)) => Verdict::Violation(v.clone()),
+            (verdict, _) => verdict,
+        };
         let mut o = Outcome {
             name: script.name.clone(),
             title: script.title.clone(),
             verdict,
-            duration: t0.elapsed(),
+            duration,
             known: None,
-            violations: Vec::new(),
+            violations,
         };
         if let Some(e) = &expectations {
             e.judge_one(&mut o);

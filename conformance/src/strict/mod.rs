@@ -3,8 +3,9 @@
 //! expectations all hold but whose traffic breaks a layout rule gets the verdict
 //! `violation`, reported like a failure with the rule it breaks.
 //!
-//! [`nbns`] checks NBNS packets (RFC 1002 4.2). [`traffic`] pairs what a script sent with
-//! what the target sent back and runs the checks over one script's exchange.
+//! [`nbns`] checks NBNS packets (RFC 1002 4.2): a server's answers and requests in the server
+//! role, a client's requests and answers in the client role. [`traffic`] pairs what a script
+//! sent with what the target sent back and runs the checks over one script's exchange.
 
 pub mod nbns;
 pub mod traffic;
@@ -40,6 +41,11 @@ impl fmt::Display for Violation {
 
 /// The rules the strict check enforces on every packet (for `coverage`).
 pub const CHECKED_RULES: &[&str] = &[
+    "RFC1002-4.2.12-REQUEST-LAYOUT",
+    "RFC1002-4.2.13-END-NODE-ANSWER",
+    "RFC1002-4.2.2-REQUEST-LAYOUT",
+    "RFC1002-4.2.4-REQUEST-LAYOUT",
+    "RFC1002-4.2.9-REQUEST-LAYOUT",
     "NBTE-2.2.2-MH-RESPONSE-OPCODE",
     "RFC1002-4.2.1-COUNTS-MATCH",
     "RFC1002-4.2.1.1-B-CLEAR-IN-RESPONSE",

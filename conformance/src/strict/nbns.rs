@@ -605,6 +605,123 @@ pub fn check_server_request(bytes: &[u8]) -> Vec<Violation> {
     v
 }
 
+/// Checks a packet an NBT client under test sends to the WINS servers the runner plays: a
+/// request (RFC 1002 4.2.2 registration, 4.2.4 refresh, 4.2.9 release, 4.2.12 query) or an
+/// end node's answer to a name query (4.2.13, 4.2.14).
+pub fn check_client_packet(bytes: &[u8]) -> Vec<Violation> {
+    let mut v = Vec::new();
+    let repr = match Repr::parse_bytes(bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            v.push(Violation::new(
+                "RFC1002-4.2.1-COUNTS-MATCH",
+                format!("the packet does not parse: {e}"),
+            ));
+            return v;
+        }
+    };
+    let f = repr.flags;
+    let counts = Packet::new_checked(bytes).map_or([0; 4], |p| {
+        [
+            p.question_count(),
+            p.answer_count(),
+            p.authority_count(),
+            p.additional_count(),
+        ]
+    });
+    let mut bad: Vec<String> = Vec::new();
+    let rule = if f.response {
+        if f.opcode != Opcode::Query {
+            return v; // only answers to the runner's name queries are laid out here
+        }
+        if !f.authoritative {
+            bad.push("AA must be 1 (end nodes always set it in responses)".into());
+        }
+        if f.recursion_available {
+            bad.push("RA must be 0 outside an NBNS's responses".into());
+        }
+        if counts != [0, 1, 0, 0] {
+            bad.push(format!("counts are {counts:?}, must be [0, 1, 0, 0]"));
+        }
+        if let Some(rr) = repr.answer {
+            let ok = match (f.rcode, rr.rdata) {
+                (Rcode::NoError, RData::Nb(l)) => !l.is_empty(),
+                (Rcode::NoError, _) => false,
+                (_, RData::Null(d)) => d.is_empty(),
+                (_, _) => false,
+            };
+            if !ok || rr.class != CLASS_IN {
+                bad.push(format!(
+                    "the answer is type {} class 0x{:04x} with {} bytes: a positive answer is NB \
+                     IN with 6-byte entries, a negative one NULL IN with none",
+                    rr.rdata.rtype(),
+                    rr.class,
+                    rdata_len(&rr.rdata)
+                ));
+            }
+        }
+        "RFC1002-4.2.13-END-NODE-ANSWER"
+    } else {
+        let (rule, want) = match f.opcode {
+            Opcode::Registration | Opcode::MultihomedRegistration => {
+                ("RFC1002-4.2.2-REQUEST-LAYOUT", [1, 0, 0, 1])
+            }
+            Opcode::Refresh | Opcode::RefreshAlt => ("RFC1002-4.2.4-REQUEST-LAYOUT", [1, 0, 0, 1]),
+            Opcode::Release => ("RFC1002-4.2.9-REQUEST-LAYOUT", [1, 0, 0, 1]),
+            Opcode::Query => ("RFC1002-4.2.12-REQUEST-LAYOUT", [1, 0, 0, 0]),
+            other => {
+                v.push(Violation::new(
+                    "RFC1002-4.2.1.1-OPCODE-ECHO",
+                    format!("a request with opcode {other}, which RFC 1002 does not define"),
+                ));
+                return v;
+            }
+        };
+        if f.authoritative || f.truncated || f.recursion_available {
+            bad.push("AA, TC and RA must be 0 in a request".into());
+        }
+        if f.rcode != Rcode::NoError {
+            bad.push(format!("RCODE must be 0, is {}", f.rcode));
+        }
+        if counts != want {
+            bad.push(format!("counts are {counts:?}, must be {want:?}"));
+        }
+        if let Some(q) = repr.question {
+            let qtype_ok =
+                q.qtype == RrType::Nb || (f.opcode == Opcode::Query && q.qtype == RrType::NbStat);
+            if !qtype_ok || q.qclass != CLASS_IN {
+                bad.push(format!(
+                    "the question is type {} class 0x{:04x}",
+                    q.qtype, q.qclass
+                ));
+            }
+            if let Some(rr) = repr.additional {
+                if rr.name != q.name {
+                    bad.push("the additional record names another name than the question".into());
+                }
+                if !matches!(rr.rdata, RData::Nb(l) if l.len() == 1) || rr.class != CLASS_IN {
+                    bad.push(format!(
+                        "the additional record must be NB IN with RDLENGTH 6; got type {} with {} bytes",
+                        rr.rdata.rtype(),
+                        rdata_len(&rr.rdata)
+                    ));
+                }
+                if f.opcode == Opcode::Release && rr.ttl != 0 {
+                    bad.push(format!("a release carries TTL 0, not {}", rr.ttl));
+                }
+            }
+        }
+        rule
+    };
+    if f.reserved != 0 {
+        bad.push(format!("reserved NM_FLAGS bits are {:#x}", f.reserved));
+    }
+    if !bad.is_empty() {
+        v.push(Violation::new(rule, bad.join("; ")));
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

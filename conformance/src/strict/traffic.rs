@@ -75,6 +75,27 @@ pub fn check(target: SocketAddr, sent: &[Sent], received: &[Incoming]) -> Vec<Vi
     out
 }
 
+/// The violations in what an NBT client under test sent from one of its `nics` (client role).
+pub fn check_client(nics: &[std::net::Ipv4Addr], received: &[Incoming]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for i in received {
+        let from_client = matches!(i.from.ip(), std::net::IpAddr::V4(ip) if nics.contains(&ip));
+        if !from_client {
+            continue;
+        }
+        let packet = describe(i);
+        out.extend(
+            nbns::check_client_packet(&i.bytes)
+                .into_iter()
+                .map(|mut v| {
+                    v.packet = packet.clone();
+                    v
+                }),
+        );
+    }
+    out
+}
+
 fn describe(i: &Incoming) -> String {
     match Repr::parse_bytes(&i.bytes) {
         Ok(r) => format!("from {}: {}", i.from, r.to_string().trim_end()),
