@@ -78,8 +78,17 @@ pub struct ConflictCase {
     pub incoming_kind: Kind,
     /// State of the incoming replica (partners send active records and tombstones).
     pub incoming_state: RecState,
-    /// How the address sets relate.
+    /// How the address sets relate (addresses only, owners aside).
     pub addrs: AddrRelation,
+    /// Some address both records list has another owner in the replica than in the existing
+    /// record (MS-WINSRA 2.2.10.1: each address of a special group or multihomed record
+    /// carries its owner). With this false and `addrs` `Same` or `Superset`, the existing
+    /// record is a superset of the replica owners included (Samba's
+    /// `r_1_is_superset_of_2_address_list(.., check_owners = True)`).
+    pub owners_differ: bool,
+    /// The existing record lists an address owned by the replica's owner (Samba's
+    /// `r_contains_addrs_from_owner`).
+    pub replica_owner_listed: bool,
 }
 
 /// What to do with an incoming replica (Samba's `wrepl_apply_records.c` actions).
@@ -89,8 +98,9 @@ pub enum Decision {
     Replace,
     /// The existing record stays; the replica is dropped.
     Keep,
-    /// Special groups: the member lists merge (the replica's members plus the existing
-    /// members that the replica's owner does not own).
+    /// Special groups: the member lists merge (the replica's members with their owners plus
+    /// the existing members that the replica's owner does not own; Samba's
+    /// `r_do_sgroup_merge`).
     MergeSpecialGroup,
     /// An owned active unique/multihomed record meets an active unique/multihomed replica that
     /// lacks some of its addresses: the server sends a name query to the record's addresses
@@ -165,6 +175,9 @@ const STATES: [RecState; 3] = [RecState::Active, RecState::Released, RecState::T
 impl ConflictCase {
     /// The features of `existing` (held by the server `me`) against `incoming`.
     pub fn of<N, A: Addr>(me: A, existing: &Record<N, A>, incoming: &Record<N, A>) -> Self {
+        let owners_differ = existing
+            .addr_owners()
+            .any(|(a, o)| incoming.addrs.contains(&a) && incoming.owner_of(a) != o);
         ConflictCase {
             existing_kind: existing.kind,
             existing_state: existing.state,
@@ -179,12 +192,16 @@ impl ConflictCase {
             incoming_kind: incoming.kind,
             incoming_state: incoming.state,
             addrs: AddrRelation::of(&existing.addrs, &incoming.addrs),
+            owners_differ,
+            replica_owner_listed: existing.has_addr_of(incoming.owner),
         }
     }
 
     /// Every combination: 4 existing types x 3 states x static or not x 3 holders x 4 incoming
-    /// types x 2 incoming states (active, tombstone: released records are not replicated) x 5
-    /// address relations = 2,880 cases, in a fixed order.
+    /// types x 2 incoming states (active, tombstone: released records are not replicated) x 18
+    /// address relations with owners (5 relations x owners differing or not x the replica's
+    /// owner listed or not, less the 2 where an empty replica would share an address) =
+    /// 10,368 cases, in a fixed order.
     pub fn all() -> impl Iterator<Item = ConflictCase> {
         let mut v = Vec::new();
         for existing_kind in KINDS {
@@ -194,15 +211,24 @@ impl ConflictCase {
                         for incoming_kind in KINDS {
                             for incoming_state in [RecState::Active, RecState::Tombstone] {
                                 for addrs in AddrRelation::ALL {
-                                    v.push(ConflictCase {
-                                        existing_kind,
-                                        existing_state,
-                                        existing_static,
-                                        holder,
-                                        incoming_kind,
-                                        incoming_state,
-                                        addrs,
-                                    });
+                                    for owners_differ in [false, true] {
+                                        if owners_differ && addrs == AddrRelation::IncomingEmpty {
+                                            continue;
+                                        }
+                                        for replica_owner_listed in [false, true] {
+                                            v.push(ConflictCase {
+                                                existing_kind,
+                                                existing_state,
+                                                existing_static,
+                                                holder,
+                                                incoming_kind,
+                                                incoming_state,
+                                                addrs,
+                                                owners_differ,
+                                                replica_owner_listed,
+                                            });
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -224,9 +250,11 @@ impl ConflictCase {
 ///   active or when the replica is active and not a special group (with
 ///   [`Bug::Q135277`]: an active multihomed replica keeps an active multihomed record);
 ///   a group is replaced by a group when not active, or by a non-unique when a tombstone; a
-///   special group is replaced when not active or by a special-group tombstone, merges with
-///   an active special group (kept
-///   when the replica has no members, replaced when the members are the same);
+///   special group is replaced when not active or by a special-group tombstone; against an
+///   active special group (Samba's `replace_sgroup_replica_vs_X_replica`, owners per address)
+///   it is kept when the replica has no members and the replica's owner owns none of its
+///   members, kept when it holds every member of the replica with the same owners, replaced
+///   when it has the same members with other owners, and merged otherwise;
 /// * owned vs replica: an inactive owned record is replaced; an owned active unique or
 ///   multihomed record keeps against a tombstone, is replaced with a release demand to its
 ///   holder by an active group or special group, is replaced by an active unique/multihomed
@@ -234,8 +262,8 @@ impl ConflictCase {
 ///   replaced only by a group (when inactive, or when the group replica is active); an owned
 ///   special group is replaced when inactive and merges with an active special group.
 ///
-/// The model tracks one owner per record, not per address; Samba's special-group cases that
-/// mix owners inside one member list reduce to the record owner here.
+/// Only the special-group rules compare owners per address (`check_owners`); the unique and
+/// multihomed ones compare addresses alone, as Samba does.
 pub fn decide(bugs: Bugs, c: ConflictCase) -> Decision {
     use Decision::*;
     use RecState::Active;
@@ -282,8 +310,11 @@ pub fn decide(bugs: Bugs, c: ConflictCase) -> Decision {
         }
         (_, Kind::SpecialGroup) if c.incoming_kind != Kind::SpecialGroup || !i_active => Keep,
         (Holder::OtherOwner, Kind::SpecialGroup) => match c.addrs {
-            // No member of the replica's owner is in the record (one owner per record).
+            // An empty replica drops the members its owner owns here, if any.
+            AddrRelation::IncomingEmpty if c.replica_owner_listed => MergeSpecialGroup,
             AddrRelation::IncomingEmpty => Keep,
+            // Nothing new: every replica member is here with the same owner.
+            AddrRelation::Same | AddrRelation::Superset if !c.owners_differ => Keep,
             AddrRelation::Same => Replace,
             _ => MergeSpecialGroup,
         },
@@ -353,6 +384,14 @@ mod tests {
             incoming_kind: incoming.0,
             incoming_state: incoming.1,
             addrs,
+            // One owner per record: an address both list differs in owner unless the
+            // replica's owner is the existing record's.
+            owners_differ: holder != Holder::SameOwner
+                && matches!(
+                    addrs,
+                    AddrRelation::Same | AddrRelation::Subset | AddrRelation::Superset
+                ),
+            replica_owner_listed: holder == Holder::SameOwner,
         }
     }
 
@@ -594,7 +633,7 @@ mod tests {
     #[test]
     fn every_case_is_enumerated_once_and_decided() {
         let all: Vec<ConflictCase> = ConflictCase::all().collect();
-        assert_eq!(all.len(), 4 * 3 * 2 * 3 * 4 * 2 * 5);
+        assert_eq!(all.len(), 4 * 3 * 2 * 3 * 4 * 2 * 18);
         let mut sorted = all.clone();
         sorted.sort();
         sorted.dedup();

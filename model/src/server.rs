@@ -293,6 +293,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             is_static: false,
             node,
             addrs,
+            other_owners: AddrList::new(),
             owner: self.me,
             version: self.bump(),
             expires: now + Time::from(ttl),
@@ -497,8 +498,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                     if rec.addrs.contains(&r.addr) || rec.addrs.len() < cfg.special_group_max =>
                 {
                     rec.expires = rec.expires.max(now + Time::from(r.ttl));
-                    if set_insert(&mut rec.addrs, r.addr) || rec.owner != self.me {
-                        rec.owner = self.me;
+                    // The registered address is ours, the record too; other members keep
+                    // their owners.
+                    if rec.add_addr(r.addr, self.me) || rec.owner != self.me {
+                        rec.take_ownership(self.me);
                         let v = self.bump();
                         self.records[i].version = v;
                     }
@@ -526,8 +529,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             // record ours, with a new version.
             if !rec.is_static {
                 rec.expires = now + Time::from(r.ttl);
-                if rec.owner != self.me {
-                    rec.owner = self.me;
+                if rec.add_addr(r.addr, self.me) || rec.owner != self.me {
+                    rec.take_ownership(self.me);
                     let v = self.bump();
                     self.records[i].version = v;
                 }
@@ -594,9 +597,13 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     }
 
     /// Starts a replication challenge: queries the holder addresses of the record for
-    /// `replica.name`; the answers (or the timeout) decide through
-    /// [`crate::conflict::after_challenge`]. Returns false (and does nothing) when a
-    /// challenge for the name is already running.
+    /// `replica.name` one at a time, as Samba's `wins_challenge` does (Windows too, by its
+    /// torture suite): the first address now, the next one only when this one stays silent
+    /// for `challenge_wait` ([`Server::challenge_timeout`]). The first answer decides through
+    /// [`crate::conflict::after_challenge`]: a positive one with the addresses it lists, a
+    /// negative one as gone (Samba's `r_do_challenge_handler` replaces on NAM_ERR at once);
+    /// every address silent is gone too. Returns false (and does nothing) when a challenge
+    /// for the name is already running.
     pub(crate) fn challenge_for_replica(
         &mut self,
         cfg: &ServerConfig,
@@ -611,9 +618,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             return false;
         };
         let waiting = rec.addrs.clone();
-        for a in &waiting {
+        if let Some(&a) = waiting.first() {
             out.push(Send {
-                to: *a,
+                to: a,
                 xid: 0,
                 packet: Packet::Query {
                     name: replica.name.clone(),
@@ -661,6 +668,23 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             return;
         };
         let p = &mut self.pending[pi];
+        if p.replica.is_some() {
+            // A replication challenge asks one address at a time: only the address asked
+            // now may answer, and its answer decides.
+            if p.waiting.first() != Some(&from) {
+                return;
+            }
+            p.waiting = AddrList::new();
+            if claims {
+                set_insert(&mut p.claims, from);
+                for a in addrs {
+                    set_insert(&mut p.listed, *a);
+                }
+            }
+            let p = self.pending.remove(pi);
+            self.decide(cfg, now, p, out);
+            return;
+        }
         if !set_remove(&mut p.waiting, &from) {
             return; // not a challenged address, or a duplicate answer
         }
@@ -738,8 +762,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 let v = self.bump();
                 let me = self.me;
                 let rec = &mut self.records[i];
-                rec.addrs = p.claims.clone();
-                rec.owner = me;
+                rec.retain_addrs(|a| p.claims.contains(a));
+                rec.take_ownership(me);
                 rec.version = v;
                 rec.is_static = false;
             }
@@ -760,6 +784,21 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let Some(pi) = self.pending.iter().position(|p| &p.name == name) else {
             return false;
         };
+        let p = &mut self.pending[pi];
+        if p.replica.is_some() && p.waiting.len() > 1 {
+            // A replication challenge: the silent address is passed over, the next one asked.
+            p.waiting.remove(0);
+            p.deadline = now + Time::from(cfg.challenge_wait);
+            out.push(Send {
+                to: p.waiting[0],
+                xid: 0,
+                packet: Packet::Query {
+                    name: name.clone(),
+                    broadcast: false,
+                },
+            });
+            return true;
+        }
         let p = self.pending.remove(pi);
         self.decide(cfg, now, p, out);
         true
@@ -880,9 +919,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             Kind::Group | Kind::Unique if rec.addrs.contains(&addr) => true,
             Kind::Group => false,
             Kind::Multihomed | Kind::SpecialGroup if rec.addrs.contains(&addr) => {
-                set_remove(&mut rec.addrs, &addr);
+                rec.remove_addr(&addr);
                 if !rec.addrs.is_empty() {
-                    rec.owner = me;
+                    rec.take_ownership(me);
                     let v = self.bump();
                     self.records[i].version = v;
                 }
@@ -1018,7 +1057,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let rec = &mut self.records[i];
         rec.is_static = false;
         rec.state = RecState::Tombstone;
-        rec.owner = me;
+        rec.take_ownership(me);
         rec.version = v;
         rec.expires = now + Time::from(cfg.tombstone_timeout);
         true
@@ -1078,21 +1117,33 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 self.challenge_for_replica(cfg, now, rec, out);
             }
             Decision::MergeSpecialGroup => {
-                // The replica's members plus the existing ones (up to the limit). An owned
-                // record stays ours (new version when it changed); a replica record becomes
-                // the replica's owner's when they share members, else ours (Samba's rule).
-                let mut merged = rec.clone();
-                for a in &existing.addrs {
-                    if merged.addrs.len() < cfg.special_group_max {
-                        set_insert(&mut merged.addrs, *a);
+                // Samba's r_do_sgroup_merge: the replica's members with their owners, plus
+                // the existing members the replica does not list unless the replica's owner
+                // owns them (it dropped them), up to the limit. When no existing member was
+                // dropped or changed owner, or the record was ours, or nothing is left, the
+                // merge is ours with a new version (unless an owned record did not change);
+                // otherwise it is the replica's owner's record at the replica's version.
+                let mut changed = false;
+                let mut pairs: Vec<(A, A)> = rec.addr_owners().collect();
+                for (a, o) in existing.addr_owners() {
+                    if rec.addrs.contains(&a) {
+                        changed |= rec.owner_of(a) != o;
+                    } else if o == rec.owner {
+                        changed = true;
+                    } else if pairs.len() < cfg.special_group_max {
+                        pairs.push((a, o));
                     }
                 }
-                let shared = existing.addrs.iter().any(|a| rec.addrs.contains(a));
-                if existing.owner == self.me || !shared {
-                    if existing.owner == self.me && merged.addrs == existing.addrs {
+                let mut merged = rec;
+                merged.set_addr_owners(pairs);
+                if !changed || existing.owner == self.me || merged.addrs.is_empty() {
+                    merged.take_ownership(self.me);
+                    if existing.owner == self.me
+                        && merged.addrs == existing.addrs
+                        && merged.other_owners == existing.other_owners
+                    {
                         return;
                     }
-                    merged.owner = self.me;
                     merged.version = self.bump();
                 }
                 self.put(merged);
@@ -1138,11 +1189,15 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 release_demands(&existing.name, existing.node, &p.listed, out);
             }
             ChallengeDecision::MergeMultihomed => {
+                // Samba's r_do_mhomed_merge: the replica's addresses with their owners plus
+                // the existing ones it lacks, each with its own owner.
                 let mut merged = replica;
                 merged.kind = Kind::Multihomed;
-                for a in &existing.addrs {
-                    set_insert(&mut merged.addrs, *a);
-                }
+                let pairs: Vec<(A, A)> = merged
+                    .addr_owners()
+                    .chain(existing.addr_owners())
+                    .collect();
+                merged.set_addr_owners(pairs);
                 self.put(merged);
             }
         }
@@ -1547,5 +1602,280 @@ mod tests {
         assert!(s.record(&5).is_none());
         assert!(out.is_empty());
         assert_eq!(s.next_version, 3, "versions survive deletion");
+    }
+}
+
+/// Replicas with an owner per address and the one-address-at-a-time replica challenge.
+#[cfg(test)]
+mod replica_tests {
+    use super::*;
+
+    type S = Server<u8, u8>;
+    /// The local server (Samba's torture calls it C), replica owners A and B, a third owner X.
+    const C: u8 = 100;
+    const A: u8 = 10;
+    const B: u8 = 20;
+    const X: u8 = 30;
+
+    fn rec(owner: u8, version: Version, kind: Kind, pairs: &[(u8, u8)]) -> Record<u8, u8> {
+        let mut r = Record {
+            name: 5,
+            kind,
+            state: RecState::Active,
+            is_static: false,
+            node: NodeType::H,
+            addrs: AddrList::new(),
+            other_owners: AddrList::new(),
+            owner,
+            version,
+            expires: 1000,
+        };
+        r.set_addr_owners(pairs.iter().copied());
+        r
+    }
+
+    fn pairs(r: &Record<u8, u8>) -> Vec<(u8, u8)> {
+        r.addr_owners().collect()
+    }
+
+    /// Samba's torture table "SGROUP,ACTIVE vs. SGROUP,ACTIVE" with owners A, B and X
+    /// (`wrepl_apply_records.c` above `replace_sgroup_replica_vs_X_replica` and
+    /// `r_do_sgroup_merge`; `test_conflict_different_owner`): the existing special group is a
+    /// replica of A, the incoming one comes from B; addresses a3, a4 (A's), b3, b4 (B's), x1..x4
+    /// (X's), each with the owner given.
+    #[test]
+    fn special_group_replicas_compare_and_merge_owners_per_address() {
+        use Decision::*;
+        let cfg = ServerConfig::default();
+        let (a3, a4, b3, b4) = (13, 14, 23, 24);
+        let (x1, x2, x3, x4) = (31, 32, 33, 34);
+        // (existing members of A's record, B's replica members, decision, result owner and
+        // members; None: unchanged)
+        type Row = (
+            Vec<(u8, u8)>,
+            Vec<(u8, u8)>,
+            Decision,
+            Option<(u8, Vec<(u8, u8)>)>,
+        );
+        let rows: Vec<Row> = vec![
+            // A:A_3_4 vs. B:A_3_4 => NOT REPLACE
+            (vec![(a3, A), (a4, A)], vec![(a3, A), (a4, A)], Keep, None),
+            // A:A_3_4 vs. B:NULL => NOT REPLACE
+            (vec![(a3, A), (a4, A)], vec![], Keep, None),
+            // A:A_3_4_X_3_4 vs. B:A_3_4 => NOT REPLACE
+            (
+                vec![(a3, A), (a4, A), (x3, X), (x4, X)],
+                vec![(a3, A), (a4, A)],
+                Keep,
+                None,
+            ),
+            // A:B_3_4 vs. B:A_3_4 => REPLACE (by a merge that drops B's old members)
+            (
+                vec![(b3, B), (b4, B)],
+                vec![(a3, A), (a4, A)],
+                MergeSpecialGroup,
+                Some((B, vec![(a3, A), (a4, A)])),
+            ),
+            // A:A_3_4 vs. B:A_3_4_OWNER_B => REPLACE
+            (
+                vec![(a3, A), (a4, A)],
+                vec![(a3, B), (a4, B)],
+                Replace,
+                Some((B, vec![(a3, B), (a4, B)])),
+            ),
+            // A:A_3_4_OWNER_B vs. B:A_3_4 => REPLACE
+            (
+                vec![(a3, B), (a4, B)],
+                vec![(a3, A), (a4, A)],
+                Replace,
+                Some((B, vec![(a3, A), (a4, A)])),
+            ),
+            // A:A_3_4 vs. B:B_3_4 => C:A_3_4_B_3_4 => SGROUP_MERGE
+            (
+                vec![(a3, A), (a4, A)],
+                vec![(b3, B), (b4, B)],
+                MergeSpecialGroup,
+                Some((C, vec![(a3, A), (a4, A), (b3, B), (b4, B)])),
+            ),
+            // A:B_3_4_X_3_4 vs. B:A_3_4 => B:A_3_4_X_3_4 => SGROUP_MERGE
+            (
+                vec![(b3, B), (b4, B), (x3, X), (x4, X)],
+                vec![(a3, A), (a4, A)],
+                MergeSpecialGroup,
+                Some((B, vec![(a3, A), (a4, A), (x3, X), (x4, X)])),
+            ),
+            // A:X_3_4 vs. B:A_3_4 => C:A_3_4_X_3_4 => SGROUP_MERGE
+            (
+                vec![(x3, X), (x4, X)],
+                vec![(a3, A), (a4, A)],
+                MergeSpecialGroup,
+                Some((C, vec![(a3, A), (a4, A), (x3, X), (x4, X)])),
+            ),
+            // A:A_3_4_X_3_4 vs. B:A_3_4_OWNER_B => B:A_3_4_OWNER_B_X_3_4 => SGROUP_MERGE
+            (
+                vec![(a3, A), (a4, A), (x3, X), (x4, X)],
+                vec![(a3, B), (a4, B)],
+                MergeSpecialGroup,
+                Some((B, vec![(a3, B), (a4, B), (x3, X), (x4, X)])),
+            ),
+            // A:B_3_4_X_3_4 vs. B:B_3_4_X_1_2 => C:B_3_4_X_1_2_3_4 => SGROUP_MERGE
+            (
+                vec![(b3, B), (b4, B), (x3, X), (x4, X)],
+                vec![(b3, B), (b4, B), (x1, X), (x2, X)],
+                MergeSpecialGroup,
+                Some((
+                    C,
+                    vec![(b3, B), (b4, B), (x1, X), (x2, X), (x3, X), (x4, X)],
+                )),
+            ),
+            // A:B_3_4_X_3_4 vs. B:NULL => B:X_3_4 => SGROUP_MERGE
+            (
+                vec![(b3, B), (b4, B), (x3, X), (x4, X)],
+                vec![],
+                MergeSpecialGroup,
+                Some((B, vec![(x3, X), (x4, X)])),
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (i, (existing, incoming, want, result)) in rows.into_iter().enumerate() {
+            let mut s = S::new(C);
+            let old = rec(A, 1, Kind::SpecialGroup, &existing);
+            s.put(old.clone());
+            let new = rec(B, 7, Kind::SpecialGroup, &incoming);
+            let mut out = Vec::new();
+            let got = s.apply_replica(&cfg, 0, new, &mut out);
+            let r = s.record(&5).unwrap();
+            let (owner, members) = result.unwrap_or((A, existing.clone()));
+            let ok = got == Outcome::Decided(want) && r.owner == owner && pairs(r) == members;
+            // The record's version: ours (new) when we became its owner, else its owner's.
+            let version_ok = match r.owner {
+                C => r.version == 1 && s.next_version == 2,
+                B => r.version == 7,
+                _ => r.version == 1,
+            };
+            if !ok || !version_ok {
+                wrong.push((i, got, r.owner, pairs(r)));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    #[test]
+    fn an_owned_special_group_merge_keeps_every_members_owner() {
+        // Owned special group {1 (ours), 33 (X's)}; B sends {2 (B's), 33 (X's)}: merged, ours,
+        // each member with its owner; a later registration of 2 here makes 2 ours.
+        let cfg = ServerConfig::default();
+        let mut s = S::new(C);
+        let mut old = rec(C, 1, Kind::SpecialGroup, &[(1, C), (33, X)]);
+        s.next_version = 2;
+        old.version = 1;
+        s.put(old);
+        let mut out = Vec::new();
+        let got = s.apply_replica(
+            &cfg,
+            0,
+            rec(B, 4, Kind::SpecialGroup, &[(2, B), (33, X)]),
+            &mut out,
+        );
+        assert_eq!(got, Outcome::Decided(Decision::MergeSpecialGroup));
+        let r = s.record(&5).unwrap();
+        assert_eq!((r.owner, r.version), (C, 2));
+        assert_eq!(pairs(r), [(1, C), (2, B), (33, X)]);
+        let greg = Packet::Register {
+            name: 5,
+            group: true,
+            node: NodeType::H,
+            ttl: 300,
+            addr: 2,
+            multihomed: false,
+            broadcast: false,
+        };
+        s.handle(&cfg, 0, 2, 1, greg, &mut out);
+        let r = s.record(&5).unwrap();
+        assert_eq!((r.owner, r.version), (C, 3));
+        assert_eq!(pairs(r), [(1, C), (2, C), (33, X)]);
+    }
+
+    /// An owned multihomed record {1, 2, 3} and an active unique replica of B for 9: a
+    /// challenge, one holder address at a time.
+    fn challenged() -> (S, ServerConfig, Vec<Send<u8, u8>>) {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(C);
+        s.put(rec(C, 1, Kind::Multihomed, &[(1, C), (2, C), (3, C)]));
+        s.next_version = 2;
+        let mut out = Vec::new();
+        let got = s.apply_replica(&cfg, 0, rec(B, 4, Kind::Unique, &[(9, B)]), &mut out);
+        assert_eq!(got, Outcome::Decided(Decision::Challenge));
+        (s, cfg, out)
+    }
+
+    fn queries(out: &[Send<u8, u8>]) -> Vec<u8> {
+        out.iter()
+            .filter(|o| matches!(o.packet, Packet::Query { .. }))
+            .map(|o| o.to)
+            .collect()
+    }
+
+    fn answer(rcode: Rcode, addrs: &[u8]) -> Packet<u8, u8> {
+        Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode,
+            ttl: 300,
+            group: false,
+            addrs: addrs.into(),
+        }
+    }
+
+    #[test]
+    fn replica_challenge_asks_one_address_at_a_time_and_the_first_answer_decides() {
+        let (mut s, cfg, mut out) = challenged();
+        assert_eq!(queries(&out), [1], "only the first holder address is asked");
+        out.clear();
+        // An address not asked yet cannot answer.
+        s.handle(&cfg, 1, 2, 0, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
+        assert!(s.pending_for(&5).is_some());
+        // The first stays silent for the wait: the second is asked, with a wait of its own.
+        assert_eq!(s.next_deadline(), Some(3));
+        s.on_timer(&cfg, 3, &mut out);
+        assert_eq!(queries(&out), [2]);
+        assert_eq!(s.next_deadline(), Some(6));
+        out.clear();
+        // Its positive answer decides at once: it claims the name without the replica's
+        // address, the owned record stays; the third address is never asked.
+        s.handle(&cfg, 4, 2, 0, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
+        assert!(s.pending_for(&5).is_none());
+        assert!(queries(&out).is_empty());
+        let r = s.record(&5).unwrap();
+        assert_eq!((r.owner, &r.addrs[..]), (C, &[1, 2, 3][..]));
+    }
+
+    #[test]
+    fn replica_challenge_every_address_silent_or_a_negative_answer_is_gone() {
+        let (mut s, cfg, mut out) = challenged();
+        for (t, next) in [(3, Some(2)), (6, Some(3)), (9, None)] {
+            out.clear();
+            s.on_timer(&cfg, t, &mut out);
+            assert_eq!(queries(&out), next.into_iter().collect::<Vec<_>>());
+        }
+        assert!(s.pending_for(&5).is_none());
+        assert_eq!(s.record(&5).unwrap().owner, B);
+        // A negative answer from the address asked ends it at once (Samba's
+        // r_do_challenge_handler replaces on NT_STATUS_OBJECT_NAME_NOT_FOUND).
+        let (mut s, cfg, mut out) = challenged();
+        s.handle(&cfg, 1, 1, 0, answer(Rcode::NamErr, &[]), &mut out);
+        assert!(s.pending_for(&5).is_none());
+        assert_eq!(pairs(s.record(&5).unwrap()), [(9, B)]);
+    }
+
+    #[test]
+    fn multihomed_merge_after_a_challenge_keeps_our_addresses_ours() {
+        // The first holder address lists every address and the replica's: one multihomed
+        // host; the merge is B's record, with 1, 2, 3 still owned here (r_do_mhomed_merge).
+        let (mut s, cfg, mut out) = challenged();
+        s.handle(&cfg, 1, 1, 0, answer(Rcode::Ok, &[1, 2, 3, 9]), &mut out);
+        let r = s.record(&5).unwrap();
+        assert_eq!((r.owner, r.kind, r.version), (B, Kind::Multihomed, 4));
+        assert_eq!(pairs(r), [(1, C), (2, C), (3, C), (9, B)]);
     }
 }

@@ -978,7 +978,8 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
     for sv in 0..m.servers.len() {
         m.servers[sv].update(|sv| {
             for r in sv.records.iter_mut() {
-                r.addrs = list(&r.addrs);
+                let pairs: Vec<(Ip, Ip)> = r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
+                r.set_addr_owners(pairs);
             }
             for p in sv.pending.iter_mut() {
                 p.requester = sw(p.requester);
@@ -988,7 +989,9 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
                 p.challenged = list(&p.challenged);
                 p.listed = list(&p.listed);
                 if let Some(r) = p.replica.as_mut() {
-                    r.addrs = list(&r.addrs);
+                    let pairs: Vec<(Ip, Ip)> =
+                        r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
+                    r.set_addr_owners(pairs);
                 }
             }
         });

@@ -34,8 +34,12 @@ const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 
 /// The layout this build reads and writes (tables and key encoding).
 const FORMAT: u64 = 1;
-/// The encoding of a record value (its first byte).
-const VALUE_FORMAT: u8 = 1;
+/// The encoding of a record value (its first byte): 2 stores each address
+/// with its owner (MS-WINSRA 2.2.10.1).
+const VALUE_FORMAT: u8 = 2;
+/// The previous encoding, still read: addresses without owners (the
+/// record's owner owns them all).
+const VALUE_FORMAT_1: u8 = 1;
 
 const KEY_FORMAT: &str = "format";
 const KEY_ME: &str = "me";
@@ -54,7 +58,8 @@ mod field {
     pub const OWNER: Range<usize> = 5..9;
     pub const VERSION: Range<usize> = 9..17;
     pub const EXPIRES: Range<usize> = 17..25;
-    /// Number of addresses that follow, 4 bytes each.
+    /// Number of addresses that follow: format 2, 8 bytes each (address,
+    /// owner); format 1, 4 bytes each (address).
     pub const COUNT: Range<usize> = 25..27;
     pub const ADDRS: usize = 27;
 }
@@ -340,7 +345,7 @@ fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
             rec.addrs.len()
         )
     })?;
-    let mut v = Vec::with_capacity(field::ADDRS + 4 * rec.addrs.len());
+    let mut v = Vec::with_capacity(field::ADDRS + 8 * rec.addrs.len());
     v.push(VALUE_FORMAT);
     v.push(kind_byte(rec.kind));
     v.push(state_byte(rec.state));
@@ -350,29 +355,31 @@ fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
     v.extend_from_slice(&rec.version.to_be_bytes());
     v.extend_from_slice(&rec.expires.to_be_bytes());
     v.extend_from_slice(&count.to_be_bytes());
-    for a in rec.addrs.iter() {
+    for (a, owner) in rec.addr_owners() {
         v.extend_from_slice(&a.octets());
+        v.extend_from_slice(&owner.octets());
     }
     Ok(v)
 }
 
 fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
     let bad = |why: String| format!("corrupt record {}: {why}", &name);
-    match v.get(field::FORMAT) {
+    let entry = match v.get(field::FORMAT) {
         None => return Err(bad("empty value".into())),
-        Some(&VALUE_FORMAT) => {}
+        Some(&VALUE_FORMAT) => 8,
+        Some(&VALUE_FORMAT_1) => 4,
         Some(other) => return Err(bad(format!("unknown value format {other}"))),
-    }
+    };
     if v.len() < field::ADDRS {
         return Err(bad(format!("{} bytes, shorter than the header", v.len())));
     }
     // From here on every fixed field is in bounds.
     let count = usize::from(u16::from_be_bytes([v[field::COUNT][0], v[field::COUNT][1]]));
-    if v.len() != field::ADDRS + 4 * count {
+    if v.len() != field::ADDRS + entry * count {
         return Err(bad(format!(
             "{} bytes for {count} addresses, expected {}",
             v.len(),
-            field::ADDRS + 4 * count
+            field::ADDRS + entry * count
         )));
     }
     let kind = kind_of(v[field::KIND]).ok_or_else(|| bad(format!("kind {}", v[field::KIND])))?;
@@ -383,18 +390,34 @@ fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
         return Err(bad(format!("flags {flags:#04x}")));
     }
     let node = node_of(v[field::NODE]).ok_or_else(|| bad(format!("node {}", v[field::NODE])))?;
-    let addrs = v[field::ADDRS..].chunks_exact(4).map(ipv4_at).collect();
-    Ok(Record {
+    let owner = ipv4_at(&v[field::OWNER]);
+    let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = v[field::ADDRS..]
+        .chunks_exact(entry)
+        .map(|e| match e.split_at(4) {
+            (a, []) => (ipv4_at(a), owner),
+            (a, o) => (ipv4_at(a), ipv4_at(o)),
+        })
+        .collect();
+    let mut rec = Record {
         name,
         kind,
         state,
         is_static: flags & FLAG_STATIC != 0,
         node,
-        addrs,
-        owner: ipv4_at(&v[field::OWNER]),
+        addrs: Default::default(),
+        other_owners: Default::default(),
+        owner,
         version: u64_at(&v[field::VERSION]),
         expires: u64_at(&v[field::EXPIRES]),
-    })
+    };
+    rec.set_addr_owners(pairs);
+    if rec.addrs.len() != count {
+        return Err(format!(
+            "corrupt record {}: an address is stored twice",
+            rec.name
+        ));
+    }
+    Ok(rec)
 }
 
 /// Reads 4 bytes; the caller passes a slice of exactly 4.
@@ -511,7 +534,7 @@ mod tests {
             for state in states {
                 for node in nodes {
                     let n = usize::from(i % 7);
-                    out.push(Record {
+                    let mut r = Record {
                         name: name(
                             &format!("HOST{i}"),
                             i,
@@ -528,10 +551,16 @@ mod tests {
                         addrs: (0..n)
                             .map(|k| Ipv4Addr::new(192, 168, i, k as u8))
                             .collect(),
+                        other_owners: Default::default(),
                         owner: ip(i % 3),
                         version: u64::from(i) << 33 | 7,
                         expires: 1_700_000_000 + u64::from(i),
-                    });
+                    };
+                    // Lists whose addresses have owners of their own.
+                    if n > 1 && matches!(kind, Kind::SpecialGroup | Kind::Multihomed) {
+                        r.add_addr(Ipv4Addr::new(192, 168, i, 0), ip(7));
+                    }
+                    out.push(r);
                     i += 1;
                 }
             }
@@ -543,6 +572,33 @@ mod tests {
         });
         out.last_mut().unwrap().name = name("MAXED", 0x1c, "a.b.c");
         out
+    }
+
+    /// A value of format 1 (addresses without owners) still reads: the
+    /// record's owner owns every address.
+    #[test]
+    fn format_1_values_still_read() {
+        let n = || name("OLD", 0x1c, "");
+        let mut v = vec![VALUE_FORMAT_1, kind_byte(Kind::SpecialGroup), 0, 0, 3];
+        v.extend_from_slice(&[10, 0, 0, 9]);
+        v.extend_from_slice(&5u64.to_be_bytes());
+        v.extend_from_slice(&77u64.to_be_bytes());
+        v.extend_from_slice(&2u16.to_be_bytes());
+        v.extend_from_slice(&[192, 168, 0, 2, 192, 168, 0, 1]);
+        let r = decode_value(n(), &v).unwrap();
+        assert_eq!((r.owner, r.version, r.expires), (ip(9), 5, 77));
+        let pairs: Vec<_> = r.addr_owners().collect();
+        assert_eq!(
+            pairs,
+            [
+                (Ipv4Addr::new(192, 168, 0, 1), ip(9)),
+                (Ipv4Addr::new(192, 168, 0, 2), ip(9))
+            ]
+        );
+        // Written back in format 2, owners included.
+        let w = encode_value(&r).unwrap();
+        assert_eq!(w[0], VALUE_FORMAT);
+        assert_eq!(decode_value(n(), &w).unwrap(), r);
     }
 
     fn sorted(mut v: Vec<DbRecord>) -> Vec<DbRecord> {

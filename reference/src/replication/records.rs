@@ -76,12 +76,9 @@ pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
         group: rt.is_group() as u32,
         version: r.version,
         addresses: if rt.has_address_list() {
-            r.addrs
-                .iter()
-                .map(|a| AddressPair {
-                    owner: r.owner,
-                    address: *a,
-                })
+            // Every address with its own owner (MS-WINSRA 2.2.10.1).
+            r.addr_owners()
+                .map(|(address, owner)| AddressPair { owner, address })
                 .collect()
         } else {
             Vec::new()
@@ -91,10 +88,12 @@ pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
     }
 }
 
-/// The replica a send-entries reply for `owner` carries, received at `now`;
-/// `None` for a name the model cannot hold (a short name, a scope with an
-/// empty or overlong label). Replication carries a scope as dotted text, so
-/// a label holding a dot does not survive it (as in Samba and Windows).
+/// The replica a send-entries reply for `owner` carries, received at `now`,
+/// each address with the owner the record gives it; `None` for a name the
+/// model cannot hold (a name buffer shorter than 17 bytes). A scope that is
+/// no NBNS scope is kept as received (see [`WireName`]). Replication carries
+/// a scope as dotted text, so an NBNS label holding a dot does not survive
+/// it (as in Samba and Windows).
 pub fn from_wire(
     w: &OwnedNameRecord,
     owner: Ipv4Addr,
@@ -119,24 +118,25 @@ pub fn from_wire(
         wrepl::NodeType::M => NodeType::M,
         wrepl::NodeType::H => NodeType::H,
     };
-    let mut addrs: Vec<Ipv4Addr> = match w.as_record().addresses {
-        wrepl::Addresses::Single(a) => vec![a],
-        wrepl::Addresses::List(l) => l.iter().map(|p| p.address).collect(),
+    let mut pairs: Vec<(Ipv4Addr, Ipv4Addr)> = match w.as_record().addresses {
+        wrepl::Addresses::Single(a) => vec![(a, owner)],
+        wrepl::Addresses::List(l) => l.iter().map(|p| (p.address, p.owner)).collect(),
     };
-    addrs.retain(|a| !a.is_unspecified());
-    addrs.sort();
-    addrs.dedup();
-    Some(Record {
+    pairs.retain(|(a, _)| !a.is_unspecified());
+    let mut rec = Record {
         name,
         kind,
         state,
         is_static: w.flags.is_static(),
         node,
-        addrs: addrs.into_iter().collect(),
+        addrs: Default::default(),
+        other_owners: Default::default(),
         owner,
         version: w.version,
         expires,
-    })
+    };
+    rec.set_addr_owners(pairs);
+    Some(rec)
 }
 
 #[cfg(test)]
@@ -156,6 +156,7 @@ mod tests {
             is_static: kind == Kind::Unique,
             node: NodeType::M,
             addrs: addrs.iter().copied().collect(),
+            other_owners: Default::default(),
             owner: Ipv4Addr::new(127, 0, 0, 9),
             version: 77,
             expires: Time::MAX,
@@ -172,6 +173,18 @@ mod tests {
             rec(Kind::Group, RecState::Active, &[a], "corp.example"),
             rec(Kind::SpecialGroup, RecState::Active, &[a, b], ""),
             rec(Kind::Multihomed, RecState::Tombstone, &[a, b], ""),
+            // Per-address owners.
+            {
+                let mut r = rec(Kind::SpecialGroup, RecState::Active, &[a], "");
+                r.add_addr(b, Ipv4Addr::new(127, 0, 0, 30));
+                r
+            },
+            {
+                let mut r = rec(Kind::Multihomed, RecState::Active, &[b], "");
+                r.add_addr(a, Ipv4Addr::new(127, 0, 0, 31));
+                r
+            },
+            rec(Kind::Group, RecState::Active, &[a], ""),
         ] {
             let w = to_wire(&r);
             // Through the bytes too: what a partner really parses.

@@ -271,11 +271,28 @@ pub fn case_name(token: &str, index: usize, suffix: u8) -> NetbiosName {
     NetbiosName::new(&s, suffix).unwrap_or(NetbiosName::WILDCARD)
 }
 
+/// Whether `c`'s owner features are those of records whose addresses all
+/// belong to the record's owner, as [`cases`] sets them up: existing and
+/// replica share an address (`Same`, `Subset`, `Superset`) under different
+/// owners unless the replica's owner is the existing record's, and only then
+/// does the existing record list an address of the replica's owner.
+pub fn one_owner_per_record(c: &ConflictCase) -> bool {
+    let same = c.holder == Holder::SameOwner;
+    let shared = matches!(
+        c.addrs,
+        AddrRelation::Same | AddrRelation::Subset | AddrRelation::Superset
+    );
+    c.owners_differ == (!same && shared) && c.replica_owner_listed == same
+}
+
 /// Every case the wire can set up, in the model's order; challenges are
 /// expanded by the holder's answer (one case per distinct answer kind).
 pub fn cases(token: &str, pool: Pool) -> Vec<MatrixCase> {
     let mut out = Vec::new();
     for c in ConflictCase::all() {
+        if !one_owner_per_record(&c) {
+            continue; // owners per address: the cases of [`third_owner_cases`]
+        }
         let owned = c.holder == Holder::Owned;
         if owned && (c.existing_static || c.existing_state == RecState::Tombstone) {
             // A registration cannot make a static or tombstone record.
