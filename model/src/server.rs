@@ -1079,7 +1079,8 @@ struct Reg<N, A> {
 /// [`crate::conflict`].
 impl<N: NameKey, A: Addr> Server<N, A> {
     /// Applies one replica by the conflict rules, pushing challenge queries and release demands
-    /// to `out`.
+    /// to `out`. The owner-version map is the caller's to raise (a pull marks the versions it
+    /// asked for as seen once it applied them all: [`crate::replication::apply_pulled`]).
     pub fn apply_replica(
         &mut self,
         cfg: &ServerConfig,
@@ -1087,7 +1088,6 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         rec: Record<N, A>,
         out: &mut Vec<Send<N, A>>,
     ) -> Outcome {
-        self.raise_known(rec.owner, rec.version);
         let Some(existing) = self.record(&rec.name) else {
             self.put(rec);
             return Outcome::Inserted;

@@ -571,6 +571,12 @@ mod tests {
             ..out[0].clone()
         });
         out.last_mut().unwrap().name = name("MAXED", 0x1c, "a.b.c");
+        // A scope only replication carries (kept as received).
+        out.push(Record {
+            name: name("RAWSCOPE", 0x1c, &"s".repeat(237)),
+            ..out[0].clone()
+        });
+        assert!(out.last().unwrap().name.is_raw());
         out
     }
 

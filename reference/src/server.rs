@@ -194,7 +194,7 @@ impl ReplicaDb for Shared {
     ) -> Result<(), String> {
         let mut guard = self.lock();
         let core = &mut *guard;
-        let recs = replicas(core, owner, &records);
+        let (recs, max) = replicas(core, owner, max, &records);
         let now = core.clock.now();
         core.packet
             .apply_pulled(now, owner, max, recs, &mut core.replies);
@@ -209,7 +209,7 @@ impl ReplicaDb for Shared {
     ) -> Result<usize, String> {
         let mut guard = self.lock();
         let core = &mut *guard;
-        let recs = replicas(core, owner, &records);
+        let (recs, max) = replicas(core, owner, max, &records);
         let now = core.clock.now();
         let ended = core
             .packet
@@ -218,14 +218,34 @@ impl ReplicaDb for Shared {
     }
 }
 
-/// Name records a partner sent for `owner`, as the model holds them.
-fn replicas(core: &Core, owner: Ipv4Addr, records: &[OwnedNameRecord]) -> Vec<WinsRecord> {
+/// Name records a partner sent for `owner` (versions up to `max`), as the
+/// model holds them, and the version to mark as seen: `max`, or just below
+/// the first record the model cannot hold (logged), so that record is asked
+/// for again at the next pull instead of being lost without a trace.
+fn replicas(
+    core: &Core,
+    owner: Ipv4Addr,
+    max: u64,
+    records: &[OwnedNameRecord],
+) -> (Vec<WinsRecord>, u64) {
     let now = core.clock.now();
     let cfg = &core.packet.config().server;
-    records
-        .iter()
-        .filter_map(|w| from_wire(w, owner, cfg, now))
-        .collect()
+    let mut seen = max;
+    let mut out = Vec::with_capacity(records.len());
+    for w in records {
+        match from_wire(w, owner, cfg, now) {
+            Some(r) => out.push(r),
+            None => {
+                eprintln!(
+                    "wrepl: cannot hold the record {} of owner {owner} (version {}); it is asked for again at the next pull",
+                    w.as_record().name,
+                    w.version
+                );
+                seen = seen.min(w.version.saturating_sub(1));
+            }
+        }
+    }
+    (out, seen)
 }
 
 /// A reference WINS server ready to serve on its UDP socket.

@@ -173,18 +173,18 @@ mod tests {
             rec(Kind::Group, RecState::Active, &[a], "corp.example"),
             rec(Kind::SpecialGroup, RecState::Active, &[a, b], ""),
             rec(Kind::Multihomed, RecState::Tombstone, &[a, b], ""),
-            // Per-address owners.
+            // Per-address owners, and scopes only replication can carry.
             {
-                let mut r = rec(Kind::SpecialGroup, RecState::Active, &[a], "");
+                let mut r = rec(Kind::SpecialGroup, RecState::Active, &[a], &"s".repeat(237));
                 r.add_addr(b, Ipv4Addr::new(127, 0, 0, 30));
                 r
             },
             {
-                let mut r = rec(Kind::Multihomed, RecState::Active, &[b], "");
+                let mut r = rec(Kind::Multihomed, RecState::Active, &[b], "a..b");
                 r.add_addr(a, Ipv4Addr::new(127, 0, 0, 31));
                 r
             },
-            rec(Kind::Group, RecState::Active, &[a], ""),
+            rec(Kind::Group, RecState::Active, &[a], &"x".repeat(64)),
         ] {
             let w = to_wire(&r);
             // Through the bytes too: what a partner really parses.
