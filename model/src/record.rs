@@ -90,7 +90,7 @@ impl<N, A: Addr> Record<N, A> {
     /// an address counts), relative to the record's current `owner`.
     pub fn set_addr_owners(&mut self, pairs: impl IntoIterator<Item = (A, A)>) {
         let mut v: Vec<(A, A)> = pairs.into_iter().collect();
-        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v.sort_by_key(|x| x.0);
         v.dedup_by(|later, first| later.0 == first.0);
         self.addrs = v.iter().map(|p| p.0).collect();
         self.other_owners = v.into_iter().filter(|p| p.1 != self.owner).collect();
@@ -164,10 +164,16 @@ mod tests {
         let mut r = rec(10, &[1, 2]);
         assert!(r.add_addr(3, 30));
         assert!(!r.add_addr(3, 30));
-        assert_eq!(r.addr_owners().collect::<Vec<_>>(), [(1, 10), (2, 10), (3, 30)]);
+        assert_eq!(
+            r.addr_owners().collect::<Vec<_>>(),
+            [(1, 10), (2, 10), (3, 30)]
+        );
         r.take_ownership(99);
         assert_eq!(r.owner, 99);
-        assert_eq!(r.addr_owners().collect::<Vec<_>>(), [(1, 10), (2, 10), (3, 30)]);
+        assert_eq!(
+            r.addr_owners().collect::<Vec<_>>(),
+            [(1, 10), (2, 10), (3, 30)]
+        );
         assert!(r.add_addr(1, 99));
         assert!(r.remove_addr(&3));
         assert_eq!(r.addr_owners().collect::<Vec<_>>(), [(1, 99), (2, 10)]);

@@ -1193,10 +1193,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 // the existing ones it lacks, each with its own owner.
                 let mut merged = replica;
                 merged.kind = Kind::Multihomed;
-                let pairs: Vec<(A, A)> = merged
-                    .addr_owners()
-                    .chain(existing.addr_owners())
-                    .collect();
+                let pairs: Vec<(A, A)> =
+                    merged.addr_owners().chain(existing.addr_owners()).collect();
                 merged.set_addr_owners(pairs);
                 self.put(merged);
             }

@@ -989,8 +989,7 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
                 p.challenged = list(&p.challenged);
                 p.listed = list(&p.listed);
                 if let Some(r) = p.replica.as_mut() {
-                    let pairs: Vec<(Ip, Ip)> =
-                        r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
+                    let pairs: Vec<(Ip, Ip)> = r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
                     r.set_addr_owners(pairs);
                 }
             }

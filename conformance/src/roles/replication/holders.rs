@@ -40,6 +40,8 @@ pub struct Seen {
 #[derive(Default)]
 struct Hub {
     policies: HashMap<[u8; 16], Policy>,
+    /// Per holder address, over `policies`.
+    addr_policies: HashMap<([u8; 16], Ipv4Addr), Policy>,
     seen: HashMap<[u8; 16], Vec<Seen>>,
     waiting: HashMap<u16, mpsc::Sender<Vec<u8>>>,
 }
@@ -102,6 +104,13 @@ impl Holders {
 
     pub fn set_policy(&self, name: &NetbiosName, p: Policy) {
         self.lock().policies.insert(*name.as_bytes(), p);
+    }
+
+    /// How the holder address `addr` alone answers for `name`.
+    pub fn set_addr_policy(&self, name: &NetbiosName, addr: Ipv4Addr, p: Policy) {
+        self.lock()
+            .addr_policies
+            .insert((*name.as_bytes(), addr), p);
     }
 
     /// The requests the target sent for `name` so far.
@@ -250,7 +259,12 @@ fn receive(me: Ipv4Addr, s: UdpSocket, hub: Arc<Mutex<Hub>>, stop: Arc<AtomicBoo
                 at: Instant::now(),
             });
         }
-        let policy = h.policies.get(&key).cloned().unwrap_or(Policy::Silent);
+        let policy = h
+            .addr_policies
+            .get(&(key, me))
+            .or_else(|| h.policies.get(&key))
+            .cloned()
+            .unwrap_or(Policy::Silent);
         drop(h);
         let nm = nb_name(&name);
         let reply = match p.flags.opcode {

@@ -59,6 +59,20 @@ pub struct Rec {
     pub is_static: bool,
     /// Sorted.
     pub addrs: Vec<Ipv4Addr>,
+    /// The addresses another owner than `owner` owns, with their owner,
+    /// sorted (MS-WINSRA 2.2.10.1: every address of a special group or
+    /// multihomed record has its owner).
+    pub others: Vec<(Ipv4Addr, Who)>,
+}
+
+impl Rec {
+    /// The owner of address `a`.
+    pub fn owner_of(&self, a: Ipv4Addr) -> Who {
+        self.others
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map_or(self.owner, |(_, w)| *w)
+    }
 }
 
 fn kind_word(k: Kind) -> &'static str {
@@ -93,7 +107,11 @@ impl fmt::Display for Rec {
             kind_word(self.kind),
             if self.is_static { " static" } else { "" },
             addr_list(&self.addrs)
-        )
+        )?;
+        for (a, w) in &self.others {
+            write!(f, " ({a}: {w})")?;
+        }
+        Ok(())
     }
 }
 
@@ -166,6 +184,8 @@ pub struct Pool {
     /// Holder addresses (the runner's UDP 137 sockets) for records the target owns.
     pub holder1: Ipv4Addr,
     pub holder2: Ipv4Addr,
+    /// A third holder address, for challenges of three-address records.
+    pub holder3: Option<Ipv4Addr>,
 }
 
 // Record addresses are loopback addresses nothing listens on: whatever the
@@ -221,6 +241,11 @@ pub struct MatrixCase {
     pub expect: Expect,
     /// A release demand to the old holder addresses is predicted.
     pub release_demand: bool,
+    /// Holder addresses answering challenges otherwise than `challenge`'s
+    /// policy (per address), and the holder addresses the target must have
+    /// asked, exactly (None: not checked).
+    pub per_addr: Vec<(Ipv4Addr, Policy)>,
+    pub asked: Option<Vec<Ipv4Addr>>,
 }
 
 fn code(k: Kind, s: RecState) -> String {
@@ -315,6 +340,7 @@ pub fn cases(token: &str, pool: Pool) -> Vec<MatrixCase> {
             state: c.existing_state,
             is_static: c.existing_static,
             addrs: e_addrs.clone(),
+            others: Vec::new(),
         };
         let incoming = Rec {
             owner: match c.holder {
@@ -325,6 +351,7 @@ pub fn cases(token: &str, pool: Pool) -> Vec<MatrixCase> {
             state: c.incoming_state,
             is_static: false,
             addrs: i_addrs.clone(),
+            others: Vec::new(),
         };
         let decision = decide(Bugs::NONE, c);
         let keep = |r: &Rec| {
@@ -385,6 +412,8 @@ pub fn cases(token: &str, pool: Pool) -> Vec<MatrixCase> {
                     incoming: incoming.clone(),
                     expect,
                     release_demand,
+                    per_addr: Vec::new(),
+                    asked: None,
                 });
             };
         let union = |a: &[Ipv4Addr], b: &[Ipv4Addr]| {
@@ -488,13 +517,13 @@ pub fn cases(token: &str, pool: Pool) -> Vec<MatrixCase> {
     out
 }
 
-/// The wire record for `r` named `name` with `version`; `owner_addr` maps
+/// The wire record for `r` named `name` with `version`; `addr_of` maps
 /// [`Who`] to addresses (for the address list's owner fields).
 pub fn wire_record(
     name: &NetbiosName,
     r: &Rec,
     version: u64,
-    owner_addr: Ipv4Addr,
+    addr_of: &dyn Fn(Who) -> Ipv4Addr,
 ) -> OwnedNameRecord {
     let rt = record_type(r.kind);
     let st = record_state(r.state);
@@ -511,7 +540,7 @@ pub fn wire_record(
             r.addrs
                 .iter()
                 .map(|a| AddressPair {
-                    owner: owner_addr,
+                    owner: addr_of(r.owner_of(*a)),
                     address: *a,
                 })
                 .collect()
@@ -523,23 +552,379 @@ pub fn wire_record(
     }
 }
 
-/// A record pulled from the target, reduced; `owner` is who it was pulled for.
-pub fn from_wire(r: &OwnedNameRecord, owner: Who) -> Rec {
+/// A record pulled from the target, reduced; `owner` is who it was pulled
+/// for, `who` names the owners of addresses.
+pub fn from_wire(r: &OwnedNameRecord, owner: Who, who: &dyn Fn(Ipv4Addr) -> Who) -> Rec {
     let kind = kind_of(r.flags.record_type());
     let state = state_of(r.flags.state());
-    let mut addrs: Vec<Ipv4Addr> = match r.as_record().addresses {
-        Addresses::Single(a) => vec![a],
-        Addresses::List(l) => l.iter().map(|p| p.address).collect(),
+    let mut pairs: Vec<(Ipv4Addr, Who)> = match r.as_record().addresses {
+        Addresses::Single(a) => vec![(a, owner)],
+        Addresses::List(l) => l.iter().map(|p| (p.address, who(p.owner))).collect(),
     };
-    addrs.sort();
-    addrs.dedup();
+    pairs.sort_by_key(|p| p.0);
+    pairs.dedup_by_key(|p| p.0);
     Rec {
         owner,
         kind,
         state,
         is_static: r.flags.is_static(),
-        addrs,
+        addrs: pairs.iter().map(|p| p.0).collect(),
+        others: pairs.into_iter().filter(|p| p.1 != owner).collect(),
     }
+}
+
+/// The third owner of the three-owner cases (Samba's torture calls it X):
+/// no partner, only the owner field of some addresses.
+pub const OWNER_X: Ipv4Addr = Ipv4Addr::new(127, 88, 88, 1);
+
+/// Addresses of owner `o`'s members in the three-owner cases: `o.n`.
+fn member(o: u8, n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, o, 0, n)
+}
+
+// The model's stand-ins for the owners (only their identity matters).
+const SIM_A: Ipv4Addr = Ipv4Addr::new(10, 65, 0, 1);
+const SIM_B: Ipv4Addr = Ipv4Addr::new(10, 66, 0, 1);
+const SIM_LOCAL: Ipv4Addr = Ipv4Addr::new(10, 67, 0, 1);
+
+fn sim_addr(w: Who) -> Ipv4Addr {
+    match w {
+        Who::A => SIM_A,
+        Who::B => SIM_B,
+        Who::Local => SIM_LOCAL,
+        Who::Other(a) => a,
+    }
+}
+
+fn sim_who(a: Ipv4Addr) -> Who {
+    match a {
+        SIM_A => Who::A,
+        SIM_B => Who::B,
+        SIM_LOCAL => Who::Local,
+        a => Who::Other(a),
+    }
+}
+
+type SimRecord = nbns_model::server::Record<u8, Ipv4Addr>;
+
+fn to_model(r: &Rec, version: u64) -> SimRecord {
+    let mut m = SimRecord {
+        name: 1,
+        kind: r.kind,
+        state: r.state,
+        is_static: r.is_static,
+        node: nbns_model::proto::NodeType::H,
+        addrs: Default::default(),
+        other_owners: Default::default(),
+        owner: sim_addr(r.owner),
+        version,
+        expires: 1_000_000,
+    };
+    m.set_addr_owners(r.addrs.iter().map(|&a| (a, sim_addr(r.owner_of(a)))));
+    m
+}
+
+fn from_model(m: &SimRecord) -> Rec {
+    let owner = sim_who(m.owner);
+    Rec {
+        owner,
+        kind: m.kind,
+        state: m.state,
+        is_static: m.is_static,
+        addrs: m.addrs.to_vec(),
+        others: m
+            .addr_owners()
+            .map(|(a, o)| (a, sim_who(o)))
+            .filter(|p| p.1 != owner)
+            .collect(),
+    }
+}
+
+/// What the model's server does with `existing` (held) and `incoming` (a
+/// replica), the holders answering challenges by `policy` per address: the
+/// decision, the record afterwards (None: none, or a released one), the
+/// holder addresses asked, in order, and how the challenge ended.
+fn simulate(
+    existing: &Rec,
+    incoming: &Rec,
+    policy: &dyn Fn(Ipv4Addr) -> Policy,
+) -> (
+    Decision,
+    Option<Rec>,
+    Vec<Ipv4Addr>,
+    Option<ChallengeDecision>,
+) {
+    use nbns_model::proto::{Opcode, Packet, Rcode};
+    use nbns_model::replication::Outcome;
+    use nbns_model::server::{Server, ServerConfig};
+    let cfg = ServerConfig::default();
+    let mut s: Server<u8, Ipv4Addr> = Server::new(SIM_LOCAL);
+    let mut out = Vec::new();
+    s.apply_replica(&cfg, 0, to_model(existing, 1), &mut out);
+    let Outcome::Decided(d) = s.apply_replica(&cfg, 0, to_model(incoming, 2), &mut out) else {
+        unreachable!("the name is held")
+    };
+    let mut asked = Vec::new();
+    let mut now = 0;
+    loop {
+        let queried: Vec<Ipv4Addr> = out
+            .drain(..)
+            .filter(|o| matches!(o.packet, Packet::Query { .. }))
+            .map(|o| o.to)
+            .collect();
+        let Some(&to) = queried.last() else { break };
+        asked.push(to);
+        let answer = |rcode, addrs: &[Ipv4Addr]| Packet::Response {
+            op: Opcode::Query,
+            name: 1,
+            rcode,
+            ttl: 300,
+            group: false,
+            addrs: addrs.into(),
+        };
+        match policy(to) {
+            Policy::Silent => {
+                now = s.pending_for(&1).map_or(now, |p| p.deadline);
+                s.on_timer(&cfg, now, &mut out);
+            }
+            Policy::Negative => s.handle(&cfg, now, to, 0, answer(Rcode::NamErr, &[]), &mut out),
+            Policy::Positive(v) => s.handle(&cfg, now, to, 0, answer(Rcode::Ok, &v), &mut out),
+        }
+    }
+    let end = (d == Decision::Challenge).then(|| {
+        let r = s.record(&1).expect("a record");
+        if r.owner == SIM_LOCAL && r.addrs[..] == existing.addrs[..] {
+            ChallengeDecision::Keep
+        } else if r.kind == Kind::Multihomed && r.addrs.len() > incoming.addrs.len() {
+            ChallengeDecision::MergeMultihomed
+        } else {
+            ChallengeDecision::Replace
+        }
+    });
+    let after = s
+        .record(&1)
+        .filter(|r| r.state != RecState::Released)
+        .map(from_model);
+    (d, after, asked, end)
+}
+
+/// Cases with an owner per address (MS-WINSRA 2.2.10.1), predicted by the
+/// model's server: Samba's special-group table with owners A, B and X
+/// (torture `test_conflict_different_owner`), multihomed replicas with a
+/// member of X, a multihomed merge keeping owners, and replica challenges of
+/// holders with two and three addresses where the first answer decides.
+/// Case names continue from index `first`.
+pub fn third_owner_cases(token: &str, pool: Pool, first: usize) -> Vec<MatrixCase> {
+    let x = Who::Other(OWNER_X);
+    let rec = |owner: Who, kind: Kind, state: RecState, members: &[(Ipv4Addr, Who)]| {
+        let mut members = members.to_vec();
+        members.sort_by_key(|m| m.0);
+        Rec {
+            owner,
+            kind,
+            state,
+            is_static: false,
+            addrs: members.iter().map(|m| m.0).collect(),
+            others: members.into_iter().filter(|m| m.1 != owner).collect(),
+        }
+    };
+    let (a3, a4) = ((member(65, 3), Who::A), (member(65, 4), Who::A));
+    let (b3, b4) = ((member(66, 3), Who::B), (member(66, 4), Who::B));
+    let (ab3, ab4) = ((member(65, 3), Who::B), (member(65, 4), Who::B));
+    let xs: Vec<(Ipv4Addr, Who)> = (1..=4).map(|n| (member(88, n), x)).collect();
+    let (x1, x2, x3, x4) = (xs[0], xs[1], xs[2], xs[3]);
+    let sg = |o: Who, m: &[(Ipv4Addr, Who)]| rec(o, Kind::SpecialGroup, RecState::Active, m);
+    // (label, existing, incoming, per-address policies)
+    type Setup = (String, Rec, Rec, Vec<(Ipv4Addr, Policy)>);
+    let mut setups: Vec<Setup> = vec![
+        (
+            "A_3_4-vs-B:A_3_4",
+            sg(Who::A, &[a3, a4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        ("A_3_4-vs-B:NULL", sg(Who::A, &[a3, a4]), sg(Who::B, &[])),
+        (
+            "A_3_4_X_3_4-vs-B:A_3_4",
+            sg(Who::A, &[a3, a4, x3, x4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        (
+            "B_3_4-vs-B:A_3_4",
+            sg(Who::A, &[b3, b4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        (
+            "A_3_4-vs-B:A_3_4_OWNER_B",
+            sg(Who::A, &[a3, a4]),
+            sg(Who::B, &[ab3, ab4]),
+        ),
+        (
+            "A_3_4_OWNER_B-vs-B:A_3_4",
+            sg(Who::A, &[ab3, ab4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        (
+            "A_3_4-vs-B:B_3_4",
+            sg(Who::A, &[a3, a4]),
+            sg(Who::B, &[b3, b4]),
+        ),
+        (
+            "B_3_4_X_3_4-vs-B:A_3_4",
+            sg(Who::A, &[b3, b4, x3, x4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        (
+            "X_3_4-vs-B:A_3_4",
+            sg(Who::A, &[x3, x4]),
+            sg(Who::B, &[a3, a4]),
+        ),
+        (
+            "A_3_4_X_3_4-vs-B:A_3_4_OWNER_B",
+            sg(Who::A, &[a3, a4, x3, x4]),
+            sg(Who::B, &[ab3, ab4]),
+        ),
+        (
+            "B_3_4_X_3_4-vs-B:B_3_4_X_1_2",
+            sg(Who::A, &[b3, b4, x3, x4]),
+            sg(Who::B, &[b3, b4, x1, x2]),
+        ),
+        (
+            "B_3_4_X_3_4-vs-B:NULL",
+            sg(Who::A, &[b3, b4, x3, x4]),
+            sg(Who::B, &[]),
+        ),
+        (
+            "MA:A_3_X_3-vs-MA:B_3_X_3",
+            rec(Who::A, Kind::Multihomed, RecState::Active, &[a3, x3]),
+            rec(Who::B, Kind::Multihomed, RecState::Active, &[b3, x3]),
+        ),
+        (
+            "MA:A_3_X_3-vs-MT:B_3",
+            rec(Who::A, Kind::Multihomed, RecState::Active, &[a3, x3]),
+            rec(Who::B, Kind::Multihomed, RecState::Tombstone, &[b3]),
+        ),
+    ]
+    .into_iter()
+    .map(|(l, e, i)| (format!("three-owners/{l}"), e, i, Vec::new()))
+    .collect();
+    let (h1, h2) = (pool.holder1, pool.holder2);
+    let local = |hs: &[Ipv4Addr], kind| {
+        let m: Vec<(Ipv4Addr, Who)> = hs.iter().map(|&h| (h, Who::Local)).collect();
+        rec(Who::Local, kind, RecState::Active, &m)
+    };
+    // An owned unique record, a multihomed replica of B with a member of X;
+    // the holder lists everything: one host, merged, every owner kept.
+    setups.push((
+        "three-owners/owned-UA-vs-MA:B_NEW_X_1/challenge-both".into(),
+        local(&[h1], Kind::Unique),
+        rec(
+            Who::B,
+            Kind::Multihomed,
+            RecState::Active,
+            &[(NEW_ADDR, Who::B), x1],
+        ),
+        vec![(h1, Policy::Positive(vec![h1, NEW_ADDR, x1.0]))],
+    ));
+    // Holders with two and three addresses: asked one at a time.
+    let unique_b = rec(
+        Who::B,
+        Kind::Unique,
+        RecState::Active,
+        &[(NEW_ADDR, Who::B)],
+    );
+    let mut holders = vec![h1, h2];
+    let mut shapes: Vec<(&str, Vec<Policy>)> = Vec::new();
+    let claim = |hs: &[Ipv4Addr]| Policy::Positive(hs.to_vec());
+    shapes.push(("silent-positive", vec![Policy::Silent, claim(&[h1, h2])]));
+    shapes.push(("positive-first", vec![claim(&[h1, h2]), claim(&[h1, h2])]));
+    shapes.push((
+        "negative-positive",
+        vec![Policy::Negative, claim(&[h1, h2])],
+    ));
+    shapes.push(("silent-silent", vec![Policy::Silent, Policy::Silent]));
+    for (label, policies) in shapes {
+        setups.push((
+            format!("first-answer/owned-MA-2-addresses/{label}"),
+            local(&holders, Kind::Multihomed),
+            unique_b.clone(),
+            holders.iter().copied().zip(policies).collect(),
+        ));
+    }
+    if let Some(h3) = pool.holder3 {
+        holders.push(h3);
+        let all = claim(&holders);
+        for (label, policies) in [
+            (
+                "silent-silent-positive",
+                vec![Policy::Silent, Policy::Silent, all.clone()],
+            ),
+            (
+                "silent-positive-positive",
+                vec![Policy::Silent, all.clone(), all.clone()],
+            ),
+            (
+                "silent-silent-silent",
+                vec![Policy::Silent, Policy::Silent, Policy::Silent],
+            ),
+        ] {
+            setups.push((
+                format!("first-answer/owned-MA-3-addresses/{label}"),
+                local(&holders, Kind::Multihomed),
+                unique_b.clone(),
+                holders.iter().copied().zip(policies).collect(),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (name, existing, incoming, per_addr)) in setups.into_iter().enumerate() {
+        let policy = |a: Ipv4Addr| {
+            per_addr
+                .iter()
+                .find(|p| p.0 == a)
+                .map_or(Policy::Silent, |p| p.1.clone())
+        };
+        let (decision, after, asked, end) = simulate(&existing, &incoming, &policy);
+        let expect = after.map_or(Expect::Absent, Expect::Record);
+        let case = ConflictCase::of(SIM_LOCAL, &to_model(&existing, 1), &to_model(&incoming, 2));
+        let challenge = end.map(|e| {
+            let answer = match per_addr.iter().find(|p| !matches!(p.1, Policy::Silent)) {
+                Some((_, Policy::Positive(v))) => ChallengeAnswer::Claims {
+                    lists_replica: incoming.addrs.iter().all(|a| v.contains(a)),
+                    lists_existing: existing.addrs.iter().all(|a| v.contains(a)),
+                },
+                _ => ChallengeAnswer::Gone,
+            };
+            (policy(existing.addrs[0]), answer, e)
+        });
+        let suffix = if existing.kind == Kind::SpecialGroup {
+            0x1c
+        } else {
+            0
+        };
+        let title = format!(
+            "{existing} vs {incoming}{}: {decision:?}, then {expect}",
+            if asked.is_empty() {
+                String::new()
+            } else {
+                format!(", holders asked in turn {}", addr_list(&asked))
+            }
+        );
+        out.push(MatrixCase {
+            name,
+            title,
+            case,
+            decision,
+            challenge,
+            nbname: case_name(token, first + i, suffix),
+            existing,
+            incoming,
+            expect,
+            release_demand: false,
+            per_addr,
+            asked: (!asked.is_empty()).then_some(asked),
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -551,6 +936,7 @@ mod tests {
         let pool = Pool {
             holder1: Ipv4Addr::new(127, 0, 0, 3),
             holder2: Ipv4Addr::new(127, 0, 0, 4),
+            holder3: Some(Ipv4Addr::new(127, 0, 0, 5)),
         };
         let v = cases("ABC", pool);
         assert!(v.len() >= 274, "{}", v.len());
@@ -574,6 +960,27 @@ mod tests {
         assert!(v.iter().any(|m| m.challenge.is_some()));
         assert!(v.iter().any(|m| m.release_demand));
         assert!(v.iter().any(|m| m.name.ends_with("/Q135277")));
+        // Owners per address: Samba's special-group table and the serial challenge.
+        let t = third_owner_cases("ABC", pool, v.len());
+        let find = |n: &str| t.iter().find(|m| m.name.ends_with(n)).unwrap();
+        let kept = find("/A_3_4-vs-B:A_3_4");
+        assert_eq!(kept.decision, Decision::Keep);
+        assert_eq!(kept.expect, Expect::Record(kept.existing.clone()));
+        let merged = find("/B_3_4_X_3_4-vs-B:A_3_4");
+        match &merged.expect {
+            Expect::Record(r) => {
+                assert_eq!(r.owner, Who::B);
+                assert_eq!(r.others.len(), 4, "{r}");
+            }
+            e => panic!("{e}"),
+        }
+        let first = find("/owned-MA-3-addresses/silent-positive-positive");
+        assert_eq!(first.asked.as_ref().unwrap().len(), 2);
+        assert_eq!(first.expect, Expect::Record(first.existing.clone()));
+        let neg = find("/owned-MA-2-addresses/negative-positive");
+        assert_eq!(neg.expect, Expect::Record(neg.incoming.clone()));
+        let mut v = v;
+        v.extend(t);
         let mut names: Vec<&str> = v.iter().map(|m| m.name.as_str()).collect();
         names.sort();
         names.dedup();

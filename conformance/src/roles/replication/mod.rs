@@ -353,16 +353,15 @@ pub fn run(opts: &RunArgs) -> i32 {
     };
 
     let t0 = Instant::now();
-    let matrix: Vec<MatrixCase> = matrix::cases(
-        &ctx.token,
-        Pool {
-            holder1: ctx.holder_addrs[0],
-            holder2: ctx.holder_addrs[1],
-        },
-    )
-    .into_iter()
-    .filter(|m| selected(&m.name))
-    .collect();
+    let pool = Pool {
+        holder1: ctx.holder_addrs[0],
+        holder2: ctx.holder_addrs[1],
+        holder3: ctx.holder_addrs.get(2).copied(),
+    };
+    let mut all = matrix::cases(&ctx.token, pool);
+    let first = all.len();
+    all.extend(matrix::third_owner_cases(&ctx.token, pool, first));
+    let matrix: Vec<MatrixCase> = all.into_iter().filter(|m| selected(&m.name)).collect();
     if !matrix.is_empty() {
         let v = run_matrix(&ctx, &matrix);
         eprintln!(
@@ -490,7 +489,7 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
         if m.existing.owner == Who::A {
             first.push((
                 i,
-                matrix::wire_record(&m.nbname, &m.existing, 0, ctx.owner_a),
+                matrix::wire_record(&m.nbname, &m.existing, 0, &|w| ctx.addr_of(w)),
             ));
         }
     }
@@ -511,6 +510,9 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
             if let Some((p, _, _)) = &m.challenge {
                 h.set_policy(&m.nbname, p.clone());
             }
+            for (a, p) in &m.per_addr {
+                h.set_addr_policy(&m.nbname, *a, p.clone());
+            }
         }
     }
     let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
@@ -518,8 +520,10 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
         if errors[i].is_some() {
             continue;
         }
-        let owner = ctx.addr_of(m.incoming.owner);
-        let rec = (i, matrix::wire_record(&m.nbname, &m.incoming, 0, owner));
+        let rec = (
+            i,
+            matrix::wire_record(&m.nbname, &m.incoming, 0, &|w| ctx.addr_of(w)),
+        );
         if m.incoming.owner == Who::A {
             from_a.push(rec);
         } else {
@@ -548,20 +552,30 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
             let mut total = 0;
             let mut pending = false;
             for (i, m) in matrix.iter().enumerate() {
-                let n = h.seen(&m.nbname).len();
+                let seen = h.seen(&m.nbname);
+                let n = seen.len();
                 total += n;
-                pending |=
-                    errors[i].is_none() && (m.challenge.is_some() || m.release_demand) && n == 0;
+                // Holders asked one after another: until the last one was.
+                let asked = |want: &Vec<Ipv4Addr>| {
+                    want.iter()
+                        .all(|a| seen.iter().any(|s| s.to == *a && s.opcode == Opcode::Query))
+                };
+                pending |= errors[i].is_none()
+                    && ((m.challenge.is_some() || m.release_demand) && n == 0
+                        || m.asked.as_ref().is_some_and(|w| !asked(w)));
             }
             if total != last {
                 (last, quiet_since) = (total, Instant::now());
             }
-            if !pending || quiet_since.elapsed() > Duration::from_secs(3) {
+            // A silent holder address costs the target a wait of about 3 s.
+            if !pending || quiet_since.elapsed() > Duration::from_secs(5) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        std::thread::sleep(Duration::from_millis(1500));
+        // The last holder asked may stay silent: its wait has to run out.
+        let serial = matrix.iter().any(|m| m.asked.is_some());
+        std::thread::sleep(Duration::from_millis(if serial { 4500 } else { 1500 }));
     }
     let settled = pushed.elapsed();
     // 5. The target's view: every record of owners A, B and the target.
@@ -571,9 +585,11 @@ fn run_matrix(ctx: &Ctx, matrix: &[MatrixCase]) -> Vec<Outcome> {
             Ok(recs) => {
                 for r in recs {
                     if let nbns_wire::wrepl::OwnedRecordName::Netbios { name, .. } = &r.name {
-                        view.entry(*name)
-                            .or_default()
-                            .push(matrix::from_wire(&r, ctx.who(owner)));
+                        view.entry(*name).or_default().push(matrix::from_wire(
+                            &r,
+                            ctx.who(owner),
+                            &|a| ctx.who(a),
+                        ));
                     }
                 }
             }
@@ -686,6 +702,21 @@ fn judge(ctx: &Ctx, m: &MatrixCase, got: &[Rec]) -> Verdict {
             side,
         );
     }
+    if let Some(want) = &m.asked {
+        let mut got: Vec<Ipv4Addr> = Vec::new();
+        for s in seen.iter().filter(|s| s.opcode == Opcode::Query) {
+            if !got.contains(&s.to) {
+                got.push(s.to);
+            }
+        }
+        if got != *want {
+            return fail(
+                format!("holders asked: expected {want:?} in turn, got {got:?}"),
+                expected,
+                side,
+            );
+        }
+    }
     if m.challenge.is_some() && queries == 0 {
         return fail(
             "no challenge query reached the holders".into(),
@@ -718,8 +749,9 @@ fn inform_case(ctx: &Ctx) -> Outcome {
         state: RecState::Active,
         is_static: false,
         addrs: vec![matrix::NEW_ADDR],
+        others: Vec::new(),
     };
-    let wire = matrix::wire_record(&nb, &rec, v, ctx.owner_a);
+    let wire = matrix::wire_record(&nb, &rec, v, &|w| ctx.addr_of(w));
     let snapshot = {
         let mut s = ctx.store.lock().unwrap_or_else(|p| p.into_inner());
         s.add(ctx.owner_a, wire);
