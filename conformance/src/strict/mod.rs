@@ -3,12 +3,14 @@
 //! expectations all hold but whose traffic breaks a layout rule gets the verdict
 //! `violation`, reported like a failure with the rule it breaks.
 //!
-//! [`nbns`] checks NBNS packets (RFC 1002 4.2): a server's answers and requests in the server
+//! [`wrepl`] checks WINS replication frames (MS-WINSRA 2.2) on the replication role's
+//! connections. [`nbns`] checks NBNS packets (RFC 1002 4.2): a server's answers and requests in the server
 //! role, a client's requests and answers in the client role. [`traffic`] pairs what a script
 //! sent with what the target sent back and runs the checks over one script's exchange.
 
 pub mod nbns;
 pub mod traffic;
+pub mod wrepl;
 
 use std::fmt;
 
@@ -41,6 +43,15 @@ impl fmt::Display for Violation {
 
 /// The rules the strict check enforces on every packet (for `coverage`).
 pub const CHECKED_RULES: &[&str] = &[
+    "WINSRA-2.2-FRAME-PARSES",
+    "WINSRA-2.2.2-LENGTH",
+    "WINSRA-2.2.2-DEST-HANDLE",
+    "WINSRA-2.2.4-START-RESPONSE",
+    "WINSRA-2.2.5-STOP-FORMAT",
+    "WINSRA-2.2.7-MAP-RESPONSE-FORMAT",
+    "WINSRA-2.2.10.1-GROUP-BYTE",
+    "WINSRA-2.2.10.1-RESERVED-FF",
+    "WINSRA-2.2.10.1-FLAGS",
     "RFC1002-4.2.12-REQUEST-LAYOUT",
     "RFC1002-4.2.13-END-NODE-ANSWER",
     "RFC1002-4.2.2-REQUEST-LAYOUT",

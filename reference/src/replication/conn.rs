@@ -158,7 +158,13 @@ pub struct Conn {
     pub our_ctx: u32,
     /// The peer's association handle (0 before start association).
     pub peer_ctx: u32,
+    /// Every frame received, as bytes, when [`Conn::record_frames`] asked for it (for a
+    /// conformance check of the peer's layouts); bounded by [`RECORD_LIMIT`].
+    recorded: Option<Vec<Vec<u8>>>,
 }
+
+/// Most bytes of received frames a recording connection keeps.
+pub const RECORD_LIMIT: usize = 16 * 1024 * 1024;
 
 impl Conn {
     pub fn new(stream: TcpStream, timeout: Duration) -> Conn {
@@ -171,7 +177,21 @@ impl Conn {
             timeout,
             our_ctx: OUR_CTX,
             peer_ctx: 0,
+            recorded: None,
         }
+    }
+
+    /// Keeps a copy of every frame received from now on (up to [`RECORD_LIMIT`] bytes).
+    pub fn record_frames(&mut self) {
+        self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// The frames recorded so far (see [`Conn::record_frames`]).
+    pub fn take_recorded(&mut self) -> Vec<Vec<u8>> {
+        self.recorded
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Connects from `local` to `peer` (port 42 normally).
@@ -217,9 +237,17 @@ impl Conn {
         loop {
             if let Some(frame) = self.splitter.next_frame() {
                 return match frame {
-                    Ok(bytes) => Repr::parse_bytes(bytes, ParseOptions::default())
-                        .map(|r| OwnedRepr::from_repr(&r))
-                        .map_err(|e| PartnerError::BadFrame(e.to_string())),
+                    Ok(bytes) => {
+                        if let Some(rec) = self.recorded.as_mut() {
+                            if rec.iter().map(Vec::len).sum::<usize>() + bytes.len() <= RECORD_LIMIT
+                            {
+                                rec.push(bytes.to_vec());
+                            }
+                        }
+                        Repr::parse_bytes(bytes, ParseOptions::default())
+                            .map(|r| OwnedRepr::from_repr(&r))
+                            .map_err(|e| PartnerError::BadFrame(e.to_string()))
+                    }
                     Err(e) => Err(PartnerError::BadFrame(e.to_string())),
                 };
             }

@@ -14,6 +14,7 @@ use self::holders::{Holders, Policy};
 use self::matrix::{Expect, MatrixCase, Pool, Rec, Who};
 use crate::roles::options::RunArgs;
 use crate::roles::suite;
+use crate::strict;
 use crate::verdict::expectations::Expectations;
 use crate::verdict::report;
 use crate::verdict::Outcome;
@@ -54,6 +55,9 @@ struct Ctx {
     listener: Option<PartnerListener>,
     token: String,
     jobs: usize,
+    /// Every frame the target sent on the sessions the cases opened, per connection with
+    /// the runner's handle on it, for the strict layout check at the end of the run.
+    frames: Mutex<Vec<(u32, Vec<Vec<u8>>)>>,
 }
 
 impl Ctx {
@@ -86,12 +90,47 @@ impl Ctx {
         out
     }
 
+    /// A session from `from` (start association, `f`, stop) whose frames the strict check
+    /// sees.
     fn session<R>(
         &self,
         from: Ipv4Addr,
         f: impl FnOnce(&mut Conn) -> partner::Result<R>,
     ) -> Result<R, String> {
-        partner::session(Some(from), self.target, T, f).map_err(|e| e.to_string())
+        let mut c = Conn::connect(Some(from), self.target, T).map_err(|e| e.to_string())?;
+        c.record_frames();
+        let out = c.start_association().and_then(|()| f(&mut c));
+        if out.is_ok() {
+            let _ = c.stop();
+        }
+        let frames = c.take_recorded();
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((c.our_ctx, frames));
+        out.map_err(|e| e.to_string())
+    }
+
+    /// The strict check of every frame the sessions received, as one outcome.
+    fn layout_outcome(&self, started: Instant) -> Outcome {
+        let frames = std::mem::take(&mut *self.frames.lock().unwrap_or_else(|p| p.into_inner()));
+        let count: usize = frames.iter().map(|(_, f)| f.len()).sum();
+        let violations: Vec<_> = frames
+            .iter()
+            .flat_map(|(ctx, f)| strict::wrepl::check_connection(*ctx, f))
+            .collect();
+        let verdict = match violations.first() {
+            Some(v) => Verdict::Violation(v.clone()),
+            None => Verdict::Pass,
+        };
+        let mut o = outcome(
+            "strict/replication-frames",
+            &format!("every frame the target sent on {} sessions ({count} frames) has the MS-WINSRA 2.2 layout", frames.len()),
+            verdict,
+            started.elapsed(),
+        );
+        o.violations = violations;
+        o
     }
 
     /// One push session from `from` announcing `owner`'s records in the store.
@@ -318,6 +357,7 @@ pub fn run(opts: &RunArgs) -> i32 {
         listener,
         token,
         jobs: if opts.jobs == 0 { 8 } else { opts.jobs },
+        frames: Mutex::new(Vec::new()),
     };
     let label = match &embedded {
         Some(_) => format!("embedded reference target {target}"),
@@ -387,6 +427,9 @@ pub fn run(opts: &RunArgs) -> i32 {
         print(&o);
         outcomes.push(o);
     }
+    let o = ctx.layout_outcome(start);
+    print(&o);
+    outcomes.push(o);
     drop(ctx);
 
     report::finish(
