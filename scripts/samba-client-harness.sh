@@ -31,6 +31,11 @@ fi
 : "${NMBD_CLIENT_IPS:=127.0.0.2 127.0.0.3 127.0.0.7}"
 : "${NMBD_SERVER_IPS:=127.0.0.4 127.0.0.5}"
 : "${SAMBA_LOG_LEVEL:=1}"
+# Extra smb.conf [global] lines for `client start` (one a line), e.g.
+# `nbt client socket address = 127.0.0.2`: nmbd then binds its client socket
+# there instead of 0.0.0.0:137, so a WINS server in the same namespace can
+# bind its own address at port 137 (conformance/tests/nmbd_wins_client.rs).
+: "${NMBD_EXTRA_CONF:=}"
 
 _loud() {
     {
@@ -103,6 +108,7 @@ client_start() {
     ncalrpc dir = $wd/nmbd/ncalrpc
     log file = $wd/nmbd/log/log.%m
     log level = $SAMBA_LOG_LEVEL
+$NMBD_EXTRA_CONF
 EOF
     "$(_nmbd_bin)" -F --no-process-group -s "$wd/nmbd/smb.conf" </dev/null \
         >"$wd/nmbd/out" 2>&1 &
