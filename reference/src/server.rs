@@ -16,7 +16,6 @@ use crate::packet_layer::{PacketConfig, PacketLayer};
 use crate::replication::records::{from_wire, to_wire, WinsRecord};
 use crate::replication::service::{ReplicaDb, ReplicationConfig, ReplicationService};
 use nbns_model::proto::Time;
-use nbns_model::replication;
 use nbns_model::server::Server;
 use nbns_wire::wrepl::{OwnedNameRecord, OwnerRecord};
 use std::io;
@@ -169,17 +168,23 @@ impl ReplicaDb for Shared {
             .collect()
     }
 
-    fn entries(&self, owner: Ipv4Addr, min: u64, max: u64) -> Vec<OwnedNameRecord> {
+    fn entries(
+        &self,
+        owner: Ipv4Addr,
+        min: u64,
+        max: u64,
+        max_bytes: usize,
+    ) -> Vec<OwnedNameRecord> {
         let max = if max == 0 { u64::MAX } else { max };
         let core = self.lock();
         // The server's own names stay local: they are static records, and
         // the Samba AD DC cannot store a static active replica (it fails
         // the whole reply and stalls replication from us).
-        replication::entries(core.packet.server(), owner, min, max)
-            .iter()
-            .filter(|r| !(r.owner == self.me && core.packet.is_own_name(&r.name)))
-            .map(to_wire)
-            .collect()
+        let me = self.me;
+        let packet = &core.packet;
+        bounded_entries(packet.server(), owner, min, max, max_bytes, |r| {
+            !(r.owner == me && packet.is_own_name(&r.name))
+        })
     }
 
     fn known_version(&self, owner: Ipv4Addr) -> u64 {
@@ -216,6 +221,58 @@ impl ReplicaDb for Shared {
             .verify_replicas(now, owner, max, recs, &mut core.replies);
         self.settle(core).map(|()| ended)
     }
+}
+
+/// The records `replication::entries` gives for `owner` and `min..=max`
+/// that `keep` keeps, the lowest versions first, as many as fit in
+/// `max_bytes` on the wire (at least one). Memory and work stay bounded
+/// whatever the database size: one pass over the records keeping at most
+/// `max_bytes / 32` candidates (32 bytes: the shortest record on the wire)
+/// in a heap, and only the records sent converted; `replication::entries`
+/// would copy the whole range under the lock.
+fn bounded_entries(
+    server: &Server<crate::wire_name::WireName, Ipv4Addr>,
+    owner: Ipv4Addr,
+    min: u64,
+    max: u64,
+    max_bytes: usize,
+    keep: impl Fn(&WinsRecord) -> bool,
+) -> Vec<OwnedNameRecord> {
+    use std::collections::BinaryHeap;
+    const SHORTEST_RECORD: usize = 32;
+    let cap = max_bytes / SHORTEST_RECORD + 1;
+    let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::new();
+    for (i, r) in server.records.iter().enumerate() {
+        // The filter of `replication::entries` (checked against it in the tests).
+        if r.owner != owner
+            || r.version < min
+            || r.version > max
+            || r.state == nbns_model::record::RecState::Released
+        {
+            continue;
+        }
+        if heap.len() == cap && heap.peek().is_some_and(|&(v, _)| v <= r.version) {
+            continue;
+        }
+        if !keep(r) {
+            continue;
+        }
+        if heap.len() == cap {
+            heap.pop();
+        }
+        heap.push((r.version, i));
+    }
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for (_, i) in heap.into_sorted_vec() {
+        let w = to_wire(&server.records[i]);
+        bytes += w.as_record().buffer_len();
+        if bytes > max_bytes && !out.is_empty() {
+            break;
+        }
+        out.push(w);
+    }
+    out
 }
 
 /// Name records a partner sent for `owner` (versions up to `max`), as the
@@ -403,4 +460,78 @@ fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::wire_name::WireName, I
     known.dedup_by(|a, b| a.0 == b.0);
     server.known = known.into_iter().collect();
     server
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nbns_model::proto::NodeType;
+    use nbns_model::record::{Kind, RecState, Record};
+    use nbns_wire::NetbiosName;
+
+    fn rec(i: usize, owner: Ipv4Addr, version: u64, state: RecState) -> WinsRecord {
+        let name = format!("N{i:07}");
+        Record {
+            name: crate::wire_name::WireName::unscoped(
+                NetbiosName::new(name.as_bytes(), 0).unwrap(),
+            ),
+            kind: if i.is_multiple_of(7) {
+                Kind::Multihomed
+            } else {
+                Kind::Unique
+            },
+            state,
+            is_static: false,
+            node: NodeType::H,
+            addrs: (0..(i % 5) as u8 + 1)
+                .map(|k| Ipv4Addr::new(10, 0, k, 1))
+                .collect(),
+            other_owners: Default::default(),
+            owner,
+            version,
+            expires: Time::MAX,
+        }
+    }
+
+    /// The bounded scan picks what `replication::entries` picks, the lowest
+    /// versions first, and never more bytes than asked (one record at least).
+    #[test]
+    fn bounded_entries_are_the_lowest_of_replication_entries() {
+        let a = Ipv4Addr::new(10, 1, 0, 1);
+        let b = Ipv4Addr::new(10, 1, 0, 2);
+        let mut server = Server::new(a);
+        let mut recs = Vec::new();
+        for i in 0..3000 {
+            let owner = if i % 3 == 0 { b } else { a };
+            let state = match i % 11 {
+                0 => RecState::Released,
+                1 => RecState::Tombstone,
+                _ => RecState::Active,
+            };
+            // Versions not in name order.
+            recs.push(rec(i, owner, ((i * 7919) % 3001) as u64 + 1, state));
+        }
+        server.records = recs.into_iter().collect();
+        for (min, max, bytes) in [
+            (1, u64::MAX, 1 << 20),
+            (1, 3001, 2000),
+            (500, 900, 4096),
+            (10, 10, 1),
+        ] {
+            for owner in [a, b] {
+                let all: Vec<OwnedNameRecord> =
+                    nbns_model::replication::entries(&server, owner, min, max)
+                        .iter()
+                        .map(to_wire)
+                        .collect();
+                let got = bounded_entries(&server, owner, min, max, bytes, |_| true);
+                assert_eq!(got, all[..got.len()], "{min}..={max}, {bytes} bytes");
+                let sent: usize = got.iter().map(|r| r.as_record().buffer_len()).sum();
+                assert!(sent <= bytes || got.len() == 1);
+                if got.len() < all.len() {
+                    assert!(sent + all[got.len()].as_record().buffer_len() > bytes);
+                }
+            }
+        }
+    }
 }

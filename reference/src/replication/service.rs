@@ -4,9 +4,15 @@
 //! notifies partners when its own records change.
 //!
 //! The service knows the database only through [`ReplicaDb`]. Everything is
-//! bounded: connections (`max_connections`), frames (`max_frame_len`), time
-//! (`idle_timeout` on every inbound read, `exchange_timeout` on every
-//! outbound step) and messages per connection. Stopping is prompt: every
+//! bounded: connections (`max_connections` in all, `max_connections_per_partner`
+//! per partner; a connection from any other address is closed at accept and
+//! never takes a slot), frames (`max_frame_len` inbound, `max_reply_bytes`
+//! outbound: a send-entries reply carries the lowest versions of the range
+//! that fit, and the puller asks again from the highest version it got, so
+//! memory per connection does not grow with the database), time
+//! (`idle_timeout` on every inbound read, `max_lifetime` per inbound
+//! connection, `exchange_timeout` on every outbound step) and messages per
+//! connection. Stopping is prompt: every
 //! thread checks a stop flag at least every 100 ms, and the sockets of the
 //! service are shut down so that no thread stays blocked in a read.
 //!
@@ -37,8 +43,18 @@ pub trait ReplicaDb: Send + Sync + 'static {
     fn me(&self) -> Ipv4Addr;
     /// The owner-version map, this server included.
     fn owner_map(&self) -> Vec<OwnerRecord>;
-    /// `owner`'s records with versions in `min..=max`, for a send-entries reply.
-    fn entries(&self, owner: Ipv4Addr, min: u64, max: u64) -> Vec<OwnedNameRecord>;
+    /// `owner`'s records with versions in `min..=max` for a send-entries reply:
+    /// the lowest versions first, as many as fit in `max_bytes` of wire
+    /// encoding ([`NameRecord::buffer_len`](nbns_wire::wrepl::NameRecord::buffer_len)),
+    /// at least one when the range holds any; in version order. Every
+    /// record of the range below the highest version returned is returned.
+    fn entries(
+        &self,
+        owner: Ipv4Addr,
+        min: u64,
+        max: u64,
+        max_bytes: usize,
+    ) -> Vec<OwnedNameRecord>;
     /// Highest version of `owner` this server holds (0 when none).
     fn known_version(&self, owner: Ipv4Addr) -> u64;
     /// Applies `records` pulled for `owner` (versions up to `max`), by the conflict rules;
@@ -74,14 +90,23 @@ pub struct ReplicationConfig {
     pub exchange_timeout: Duration,
     /// Concurrent inbound connections; beyond, new ones are closed at once.
     pub max_connections: usize,
+    /// Concurrent inbound connections from one partner; beyond, closed at once.
+    pub max_connections_per_partner: usize,
+    /// An inbound connection is stopped this long after it was accepted,
+    /// however busy (a partner reconnects for its next exchange).
+    pub max_lifetime: Duration,
     /// Largest frame accepted; a longer length word drops the connection.
     pub max_frame_len: u32,
+    /// Largest send-entries reply frame sent (records beyond wait for the
+    /// puller's next request).
+    pub max_reply_bytes: u32,
 }
 
 impl ReplicationConfig {
     /// Listens on me:42, no partners; pulls every 30 min, pushes after 1 s,
-    /// drops idle peers after 30 s, 5 s per outbound step, 16 connections,
-    /// frames up to 16 MiB.
+    /// drops idle peers after 30 s and any inbound connection after 10 min,
+    /// 5 s per outbound step, 16 connections (4 per partner), frames up to
+    /// 16 MiB in and [`DEFAULT_MAX_REPLY_BYTES`] out.
     pub fn new(me: Ipv4Addr) -> Self {
         ReplicationConfig {
             bind: SocketAddrV4::new(me, PORT),
@@ -92,7 +117,10 @@ impl ReplicationConfig {
             idle_timeout: Duration::from_secs(30),
             exchange_timeout: Duration::from_secs(5),
             max_connections: 16,
+            max_connections_per_partner: 4,
+            max_lifetime: Duration::from_secs(10 * 60),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
     }
 }
@@ -102,12 +130,18 @@ impl ReplicationConfig {
 pub struct ReplicationStats {
     /// Inbound connections served (the ones closed for lack of room excluded).
     pub accepted: u64,
-    /// Inbound connections closed at once: `max_connections` were open.
+    /// Inbound connections closed at once: `max_connections` were open, or
+    /// `max_connections_per_partner` of that partner.
     pub refused_busy: u64,
-    /// Peers refused with a stop association: not a partner's address.
+    /// Inbound connections closed at accept: not a partner's address.
     pub refused_not_partner: u64,
     /// Inbound connections dropped after `idle_timeout` of silence.
     pub dropped_idle: u64,
+    /// Inbound connections stopped at `max_lifetime`.
+    pub dropped_lifetime: u64,
+    /// Send-entries reply frames sent, and the records in them.
+    pub replies_sent: u64,
+    pub reply_records_sent: u64,
     /// Inbound connections dropped on a frame that does not parse.
     pub dropped_bad_frame: u64,
     /// Pulls (outbound, or after an update notification) that completed.
@@ -123,6 +157,17 @@ pub struct ReplicationStats {
     pub verifications_failed: u64,
 }
 
+/// Default [`ReplicationConfig::max_reply_bytes`]: 4 MiB, a quarter of the
+/// 16 MiB frame limit (ours and the conformance runner's 4 MiB both take
+/// it): about 87,000 records of a name without scope and one address,
+/// 1,800 of the longest (255-byte name, 255 addresses).
+pub const DEFAULT_MAX_REPLY_BYTES: u32 = 4 * 1024 * 1024;
+/// Frame bytes of a send-entries reply besides its records (length word,
+/// header, replication opcode, record count), with room to spare.
+const REPLY_OVERHEAD: usize = 64;
+/// Send-entries requests for one owner in one pull at most: a partner that
+/// answers one record a time cannot keep a pull going for ever.
+const MAX_PIECES_PER_OWNER: usize = 100_000;
 /// Stop association reasons (MS-WINSRA): normal end, and error.
 const STOP_NORMAL: u32 = 0;
 const STOP_ERROR: u32 = 4;
@@ -315,6 +360,9 @@ struct Counters {
     refused_busy: AtomicU64,
     refused_not_partner: AtomicU64,
     dropped_idle: AtomicU64,
+    dropped_lifetime: AtomicU64,
+    replies_sent: AtomicU64,
+    reply_records_sent: AtomicU64,
     dropped_bad_frame: AtomicU64,
     pulls_ok: AtomicU64,
     pulls_failed: AtomicU64,
@@ -337,6 +385,9 @@ impl Counters {
             refused_busy: get(&self.refused_busy),
             refused_not_partner: get(&self.refused_not_partner),
             dropped_idle: get(&self.dropped_idle),
+            dropped_lifetime: get(&self.dropped_lifetime),
+            replies_sent: get(&self.replies_sent),
+            reply_records_sent: get(&self.reply_records_sent),
             dropped_bad_frame: get(&self.dropped_bad_frame),
             pulls_ok: get(&self.pulls_ok),
             pulls_failed: get(&self.pulls_failed),
@@ -398,34 +449,46 @@ impl Drop for Tracked<'_> {
 
 /// Accepts until the service stops, then joins the connection threads.
 fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
-    let mut conns: Vec<thread::JoinHandle<()>> = Vec::new();
+    let mut conns: Vec<(Ipv4Addr, thread::JoinHandle<()>)> = Vec::new();
     while !shared.stopping() {
         match listener.accept() {
             Ok((stream, peer)) => {
-                conns.retain(|h| !h.is_finished());
+                conns.retain(|(_, h)| !h.is_finished());
                 admit(stream, peer, shared, &mut conns);
             }
             // Nothing pending, or out of descriptors: look again shortly.
             Err(_) => thread::sleep(ACCEPT_POLL),
         }
     }
-    for h in conns {
+    for (_, h) in conns {
         let _ = h.join();
     }
 }
 
-/// Serves `stream` on a thread of its own, or closes it at once when
-/// `max_connections` are open.
+/// Serves `stream` on a thread of its own, or closes it at once: when the
+/// peer is not a partner (its address is known at accept: a stranger never
+/// takes a slot, however often it connects), or when `max_connections` are
+/// open, or `max_connections_per_partner` of this partner.
 fn admit(
     stream: TcpStream,
     peer: SocketAddr,
     shared: &Arc<Shared>,
-    conns: &mut Vec<thread::JoinHandle<()>>,
+    conns: &mut Vec<(Ipv4Addr, thread::JoinHandle<()>)>,
 ) {
     let SocketAddr::V4(peer) = peer else { return };
-    if conns.len() >= shared.cfg.max_connections {
+    if shared.partner(*peer.ip()).is_none() {
+        // Samba answers the start and refuses the first replication
+        // message; closing at accept costs the stranger everything at once.
+        bump(&shared.counters.refused_not_partner);
+        shared.log_debug(|| format!("{peer}: not a partner, closed"));
+        return;
+    }
+    let of_peer = conns.iter().filter(|(ip, _)| ip == peer.ip()).count();
+    if conns.len() >= shared.cfg.max_connections
+        || of_peer >= shared.cfg.max_connections_per_partner
+    {
         bump(&shared.counters.refused_busy);
-        shared.log_debug(|| format!("{peer}: busy, closed"));
+        shared.log_debug(|| format!("{peer}: busy ({of_peer} open), closed"));
         return;
     }
     let _ = stream.set_nonblocking(false);
@@ -436,7 +499,7 @@ fn admit(
     {
         Ok(h) => {
             bump(&shared.counters.accepted);
-            conns.push(h);
+            conns.push((*peer.ip(), h));
         }
         Err(_) => bump(&shared.counters.refused_busy),
     }
@@ -448,30 +511,29 @@ enum Next {
     Close,
 }
 
-/// Serves one inbound connection until the peer stops or closes it, stays
-/// silent for `idle_timeout`, or sends something we do not accept.
+/// Serves one partner's inbound connection until the peer stops or closes
+/// it, stays silent for `idle_timeout` (before its first message and
+/// between any two), reaches `max_lifetime`, or sends something we do not
+/// accept.
 fn serve_inbound(stream: TcpStream, peer: SocketAddrV4, shared: &Shared) {
     let _tracked = shared.sockets.track(&stream, &shared.stop);
     let mut c = shared.conn(stream);
-    let is_partner = shared.partner(*peer.ip()).is_some();
     let mut associated = false;
+    let end_of_life = Instant::now() + shared.cfg.max_lifetime;
     for _ in 0..MAX_MESSAGES_PER_CONN {
-        let frame = match c.recv_within(shared.cfg.idle_timeout, "the peer's next message") {
+        let left = end_of_life.saturating_duration_since(Instant::now());
+        let wait = shared.cfg.idle_timeout.min(left);
+        let frame = match c.recv_within(wait, "the peer's next message") {
             Ok(f) => f,
+            Err(PartnerError::Timeout(_)) if wait < shared.cfg.idle_timeout => {
+                bump(&shared.counters.dropped_lifetime);
+                shared.log_debug(|| format!("{peer}: connection lifetime reached, stopped"));
+                let _ = send_stop(&mut c, STOP_NORMAL);
+                return;
+            }
             Err(e) => return note_read_error(&mut c, peer, shared, &e),
         };
         shared.log_debug(|| format!("from {peer}: {}", describe(&frame.message)));
-        if !is_partner {
-            // Samba answers the start and refuses the first replication
-            // message; refusing at once costs the stranger one round trip less.
-            bump(&shared.counters.refused_not_partner);
-            if let OwnedMessage::StartAssociation(s) = frame.message {
-                c.peer_ctx = s.assoc_ctx;
-            }
-            shared.log_debug(|| format!("{peer}: not a partner, refused"));
-            let _ = send_stop(&mut c, STOP_ERROR);
-            return;
-        }
         match answer(&mut c, frame, peer, shared, &mut associated) {
             Next::Continue => {}
             Next::Close => return,
@@ -539,8 +601,24 @@ fn replicate(c: &mut Conn, r: OwnedReplication, peer: SocketAddrV4, shared: &Sha
             next_if_sent(c.send(&to_peer(c, reply)))
         }
         OwnedReplication::NameRecordsRequest(want) => {
-            let reply = OwnedReplication::NameRecordsResponse(entries_for(shared, &want));
-            next_if_sent(c.send(&to_peer(c, reply)))
+            let recs = entries_for(shared, &want);
+            let n = recs.len() as u64;
+            shared.log_debug(|| {
+                format!(
+                    "{peer}: send-entries {} {}..={}: {n} records",
+                    want.address, want.min_version, want.max_version
+                )
+            });
+            let reply = OwnedReplication::NameRecordsResponse(recs);
+            let sent = c.send(&to_peer(c, reply));
+            if sent.is_ok() {
+                bump(&shared.counters.replies_sent);
+                shared
+                    .counters
+                    .reply_records_sent
+                    .fetch_add(n, Ordering::Relaxed);
+            }
+            next_if_sent(sent)
         }
         OwnedReplication::UpdateNotification {
             kind: UpdateKind::Update | UpdateKind::UpdatePropagate,
@@ -570,8 +648,17 @@ fn replicate(c: &mut Conn, r: OwnedReplication, peer: SocketAddrV4, shared: &Sha
     }
 }
 
-/// The records a send-entries request asks for, in version order. A max
-/// version of 0 means "all" (Samba's client sends it, and Samba reads it so).
+/// The records a send-entries request asks for, in version order: the
+/// lowest versions of the range, as many as fit in one reply of
+/// `max_reply_bytes`. A max version of 0 means "all" (Samba's client sends
+/// it, and Samba reads it so).
+///
+/// MS-WINSRA gives a reply no size limit and Samba's responder sends the
+/// whole range in one frame; a reply cut short is still a valid reply.
+/// Our puller asks again from the highest version received. Samba's puller
+/// (wrepl_out_helpers.c, wrepl_apply_records.c) takes one reply per owner
+/// and marks the requested max as seen, so against it the cut must be
+/// rare: the 4 MiB default holds about 87,000 ordinary records.
 fn entries_for(shared: &Shared, want: &OwnerRecord) -> Vec<OwnedNameRecord> {
     let max = match want.max_version {
         0 => u64::MAX,
@@ -580,7 +667,12 @@ fn entries_for(shared: &Shared, want: &OwnerRecord) -> Vec<OwnedNameRecord> {
     if want.min_version > max {
         return Vec::new();
     }
-    let mut recs = shared.db.entries(want.address, want.min_version, max);
+    let budget = (shared.cfg.max_reply_bytes.min(shared.cfg.max_frame_len) as usize)
+        .saturating_sub(REPLY_OVERHEAD)
+        .max(1);
+    let mut recs = shared
+        .db
+        .entries(want.address, want.min_version, max, budget);
     recs.sort_by_key(|r| r.version);
     recs
 }
@@ -637,8 +729,8 @@ impl From<PartnerError> for PullError {
 }
 
 /// Over `c`, pulls every owner of `table` other than us whose max version
-/// is above the one we hold: one send-entries request from our version + 1
-/// to its max, and one `apply` per reply. Returns the records applied.
+/// is above the one we hold: send-entries requests from our version + 1 to
+/// its max, and one `apply` per reply. Returns the records applied.
 fn pull_table(c: &mut Conn, table: &[OwnerRecord], shared: &Shared) -> Result<u64, PullError> {
     let me = shared.db.me();
     let mut applied = 0;
@@ -650,23 +742,64 @@ fn pull_table(c: &mut Conn, table: &[OwnerRecord], shared: &Shared) -> Result<u6
         if o.address == me || o.max_version <= known {
             continue;
         }
-        let range = known + 1..=o.max_version;
-        let mut recs = c.send_entries(o.address, *range.start(), *range.end())?;
-        // What we did not ask for is not applied: the database raises its
-        // version for the owner to the range's end.
-        recs.retain(|r| range.contains(&r.version));
-        let n = recs.len() as u64;
-        shared
-            .db
-            .apply(o.address, o.max_version, recs)
-            .map_err(PullError::Db)?;
-        shared
-            .counters
-            .records_applied
-            .fetch_add(n, Ordering::Relaxed);
-        applied += n;
+        fetch_range(
+            c,
+            shared,
+            o.address,
+            known + 1,
+            o.max_version,
+            |seen, recs| {
+                let n = recs.len() as u64;
+                shared
+                    .db
+                    .apply(o.address, seen, recs)
+                    .map_err(PullError::Db)?;
+                shared
+                    .counters
+                    .records_applied
+                    .fetch_add(n, Ordering::Relaxed);
+                applied += n;
+                Ok(())
+            },
+        )?;
     }
     Ok(applied)
+}
+
+/// Asks `c`'s partner for `owner`'s records `from..=end`, one reply at a
+/// time: a reply may hold fewer records than the range (ours stop at
+/// `max_reply_bytes`), so while a reply is not empty and stops short of
+/// `end`, the next request starts above its highest version. `got` sees
+/// each reply's records of the range with the version they cover up to
+/// (the highest received, `end` for the last reply).
+fn fetch_range(
+    c: &mut Conn,
+    shared: &Shared,
+    owner: Ipv4Addr,
+    mut from: u64,
+    end: u64,
+    mut got: impl FnMut(u64, Vec<OwnedNameRecord>) -> Result<(), PullError>,
+) -> Result<(), PullError> {
+    for _ in 0..MAX_PIECES_PER_OWNER {
+        if shared.stopping() {
+            return Err(PullError::Stopping);
+        }
+        let mut recs = c.send_entries(owner, from, end)?;
+        // What we did not ask for is not applied: the database raises its
+        // version for the owner to the version covered.
+        recs.retain(|r| (from..=end).contains(&r.version));
+        let top = recs.iter().map(|r| r.version).max();
+        match top {
+            Some(top) if top < end => {
+                got(top, recs)?;
+                from = top + 1;
+            }
+            _ => return got(end, recs),
+        }
+    }
+    Err(PullError::Peer(PartnerError::Unexpected(format!(
+        "{owner}'s records still not complete after {MAX_PIECES_PER_OWNER} replies"
+    ))))
 }
 
 /// A full pull from `partner` on a connection of our own: start
@@ -698,11 +831,15 @@ fn verify_with(shared: &Shared, partner: SocketAddrV4) -> Result<usize, PullErro
         .iter()
         .find(|o| o.address == owner)
         .map_or(0, |o| o.max_version);
-    let recs = if max == 0 {
-        Vec::new()
-    } else {
-        c.send_entries(owner, 1, max)?
-    };
+    // The whole list is needed to tell what is missing: it grows with the
+    // partner's own records (about 100 bytes each), once per verify interval.
+    let mut recs = Vec::new();
+    if max != 0 {
+        fetch_range(&mut c, shared, owner, 1, max, |_, mut piece| {
+            recs.append(&mut piece);
+            Ok(())
+        })?;
+    }
     let _ = send_stop(&mut c, STOP_NORMAL);
     shared.db.verify(owner, max, recs).map_err(PullError::Db)
 }
@@ -1053,10 +1190,17 @@ mod tests {
                 .collect()
         }
 
-        fn entries(&self, owner: Ipv4Addr, min: u64, max: u64) -> Vec<OwnedNameRecord> {
+        fn entries(
+            &self,
+            owner: Ipv4Addr,
+            min: u64,
+            max: u64,
+            max_bytes: usize,
+        ) -> Vec<OwnedNameRecord> {
             let mut g = self.lock();
             g.asked.push((owner, min, max));
-            g.records
+            let mut all: Vec<OwnedNameRecord> = g
+                .records
                 .get(&owner)
                 .map(|v| {
                     v.iter()
@@ -1064,7 +1208,18 @@ mod tests {
                         .cloned()
                         .collect()
                 })
-                .unwrap_or_default()
+                .unwrap_or_default();
+            all.sort_by_key(|r| r.version);
+            let mut bytes = 0;
+            let mut out = Vec::new();
+            for r in all {
+                bytes += r.as_record().buffer_len();
+                if bytes > max_bytes && !out.is_empty() {
+                    break;
+                }
+                out.push(r);
+            }
+            out
         }
 
         fn known_version(&self, owner: Ipv4Addr) -> u64 {
@@ -1318,15 +1473,19 @@ mod tests {
     }
 
     #[test]
-    fn a_stranger_is_refused() {
+    fn a_stranger_is_closed_at_accept() {
         let db = MemDb::new(ip("127.42.4.1"));
         let svc = start(config(any(db.me), &[at("127.42.4.2")]), &db);
         let err = partner::session(Some(ip("127.42.4.3")), svc.local_addr(), T, |c| {
             c.owner_map()
         })
         .unwrap_err();
-        assert!(err.to_string().contains("reason 4"), "{err}");
+        assert!(
+            matches!(err, PartnerError::Closed(_) | PartnerError::Io(_)),
+            "{err}"
+        );
         assert_eq!(svc.stats().refused_not_partner, 1);
+        assert_eq!(svc.stats().accepted, 0);
         let map = partner::session(Some(ip("127.42.4.2")), svc.local_addr(), T, |c| {
             c.owner_map()
         })
