@@ -1598,4 +1598,146 @@ mod tests {
             t0.elapsed()
         );
     }
+
+    /// Whether `s` is closed by the service within `within` (nothing read, EOF or reset).
+    fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+        s.set_read_timeout(Some(within)).unwrap();
+        let mut b = [0u8; 64];
+        match s.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    #[test]
+    fn a_stranger_cannot_lock_a_partner_out() {
+        let partner = ip("127.42.10.2");
+        let stranger = ip("127.42.10.3");
+        let db = MemDb::new(ip("127.42.10.1"));
+        let mut cfg = config(any(db.me), &[at("127.42.10.2")]);
+        cfg.max_connections = 2;
+        cfg.idle_timeout = Duration::from_secs(30);
+        let svc = start(cfg, &db);
+        // Six silent connections of a stranger: each closed at once, none counted.
+        let mut silent: Vec<TcpStream> = (0..6)
+            .map(|_| partner::connect_from(Some(stranger), svc.local_addr(), T).unwrap())
+            .collect();
+        for s in &mut silent {
+            assert!(closed_within(s, T));
+        }
+        assert!(eventually(T, || svc.stats().refused_not_partner == 6));
+        // A stranger reconnecting in a loop while the partner associates again and again.
+        let stop = Arc::new(AtomicBool::new(false));
+        let hammer = {
+            let (stop, at) = (stop.clone(), svc.local_addr());
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if partner::connect_from(Some(stranger), at, T).is_ok() {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        };
+        // Each session within the 2 s exchange timeout, every time.
+        for _ in 0..20 {
+            partner::session(Some(partner), svc.local_addr(), T, |c| c.owner_map()).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let tries = hammer.join().unwrap();
+        assert!(tries > 0);
+        let s = svc.stats();
+        assert_eq!((s.accepted, s.refused_busy), (20, 0), "{s:?}");
+    }
+
+    #[test]
+    fn a_partner_gets_a_few_connections_at_most() {
+        let (p1, p2) = (ip("127.42.11.2"), ip("127.42.11.3"));
+        let db = MemDb::new(ip("127.42.11.1"));
+        let mut cfg = config(any(db.me), &[at("127.42.11.2"), at("127.42.11.3")]);
+        cfg.max_connections_per_partner = 3;
+        cfg.idle_timeout = Duration::from_secs(30);
+        let svc = start(cfg, &db);
+        let _held: Vec<TcpStream> = (0..3)
+            .map(|_| partner::connect_from(Some(p1), svc.local_addr(), T).unwrap())
+            .collect();
+        assert!(eventually(T, || svc.stats().accepted == 3));
+        let mut fourth = partner::connect_from(Some(p1), svc.local_addr(), T).unwrap();
+        assert!(closed_within(&mut fourth, T));
+        assert_eq!(svc.stats().refused_busy, 1);
+        // The other partner is not held up by the first one's connections.
+        partner::session(Some(p2), svc.local_addr(), T, |c| c.owner_map()).unwrap();
+    }
+
+    #[test]
+    fn an_associated_partner_that_goes_silent_is_dropped() {
+        let peer = ip("127.42.12.2");
+        let db = MemDb::new(ip("127.42.12.1"));
+        let mut cfg = config(any(db.me), &[at("127.42.12.2")]);
+        cfg.idle_timeout = Duration::from_millis(400);
+        let svc = start(cfg, &db);
+        let mut c = Conn::connect(Some(peer), svc.local_addr(), T).unwrap();
+        c.start_association().unwrap();
+        c.owner_map().unwrap();
+        // Silent after one exchange: dropped after the timeout, not later.
+        let t0 = Instant::now();
+        assert_eq!(reaction(&mut c, Duration::from_secs(3)), "closed");
+        let waited = t0.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500),
+            "{waited:?}"
+        );
+        assert_eq!(svc.stats().dropped_idle, 1);
+    }
+
+    #[test]
+    fn a_busy_association_ends_at_its_lifetime() {
+        let peer = ip("127.42.13.2");
+        let db = MemDb::new(ip("127.42.13.1"));
+        let mut cfg = config(any(db.me), &[at("127.42.13.2")]);
+        cfg.idle_timeout = Duration::from_millis(400);
+        cfg.max_lifetime = Duration::from_millis(800);
+        let svc = start(cfg, &db);
+        let mut c = Conn::connect(Some(peer), svc.local_addr(), T).unwrap();
+        c.start_association().unwrap();
+        // A message every 100 ms, never silent for the idle timeout.
+        let t0 = Instant::now();
+        let ended = loop {
+            thread::sleep(Duration::from_millis(100));
+            if c.owner_map().is_err() {
+                break t0.elapsed();
+            }
+            assert!(t0.elapsed() < Duration::from_secs(3), "never ended");
+        };
+        assert!(ended >= Duration::from_millis(600), "{ended:?}");
+        assert_eq!(svc.stats().dropped_lifetime, 1);
+        assert_eq!(svc.stats().dropped_idle, 0);
+    }
+
+    /// A range larger than one reply: the service answers the lowest versions
+    /// that fit, the puller asks again from the highest version it got.
+    #[test]
+    fn a_large_range_is_pulled_reply_after_reply() {
+        let (a_at, b_at) = (reserve("127.42.14.1"), reserve("127.42.14.2"));
+        let (a_db, b_db) = (MemDb::new(*a_at.ip()), MemDb::new(*b_at.ip()));
+        let mut cfg = config(a_at, &[b_at]);
+        cfg.max_reply_bytes = 4096;
+        let a = start(cfg, &a_db);
+        let b = start(config(b_at, &[a_at]), &b_db);
+        for i in 0..1000 {
+            a_db.register(&format!("N{i}"));
+        }
+        b.pull_now();
+        assert!(eventually(T, || b.stats().pulls_ok == 1));
+        assert_eq!(b_db.names_of(a_db.me).len(), 1000);
+        let s = a.stats();
+        // 48 bytes a record: 84 a reply.
+        assert_eq!(s.reply_records_sent, 1000);
+        assert_eq!(s.replies_sent, 12, "{s:?}");
+        let asked = a_db.asked();
+        assert_eq!(asked[0], (a_db.me, 1, 1000));
+        assert_eq!(asked[1], (a_db.me, 85, 1000));
+    }
 }
