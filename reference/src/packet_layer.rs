@@ -39,8 +39,17 @@ pub struct PacketConfig {
     pub addr: Ipv4Addr,
     /// UDP port of holders that challenge queries and release demands go to.
     pub challenge_port: u16,
+    /// Records the database may hold: when it holds this many, a registration
+    /// of a name it does not hold is refused with SRV_ERR (RFC 1002 4.2.6:
+    /// "server failure: problem with NBNS, cannot process name"); names it
+    /// holds still refresh and release, and replicas from partners are
+    /// still taken (refusing them would keep partners apart for good).
+    pub max_records: usize,
     pub server: ServerConfig,
 }
+
+/// Default [`PacketConfig::max_records`].
+pub const DEFAULT_MAX_RECORDS: usize = 2_000_000;
 
 impl PacketConfig {
     pub fn new(name: &str, addr: Ipv4Addr) -> Self {
@@ -48,6 +57,7 @@ impl PacketConfig {
             name: name.to_string(),
             addr,
             challenge_port: nbns_wire::nbns::PORT,
+            max_records: DEFAULT_MAX_RECORDS,
             server: ServerConfig {
                 // Windows WINS and the Samba AD DC answer OK to the release
                 // of a name they do not hold (smbtorture's nbt.wins, written
@@ -77,6 +87,11 @@ pub struct PacketLayer {
     /// Ids of the server's own challenge queries and release demands.
     next_xid: u16,
     out: Vec<Send<WireName, Ipv4Addr>>,
+    /// When a registration was last refused for `max_records` with a log line
+    /// (one a minute at most).
+    full_logged_at: Option<Time>,
+    /// Registrations refused for `max_records` since start.
+    refused_full: u64,
 }
 
 impl PacketLayer {
@@ -116,6 +131,8 @@ impl PacketLayer {
             current: None,
             next_xid: 1,
             out: Vec::new(),
+            full_logged_at: None,
+            refused_full: 0,
         })
     }
 
@@ -294,7 +311,22 @@ impl PacketLayer {
                 // Windows and Samba count the scope as dotted text and refuse one over 237
                 // bytes (16 + 237 + the name's dot fill the 255 of a replicated name).
                 let scope_too_long = registers && name.dotted_scope().len() > MAX_SCOPE_TEXT;
-                if defended || scope_too_long {
+                let full = registers
+                    && self.server.records.len() >= self.cfg.max_records
+                    && self.server.record(&name).is_none();
+                if full {
+                    self.refused_full += 1;
+                    if self.full_logged_at.is_none_or(|t| now >= t + 60) {
+                        self.full_logged_at = Some(now);
+                        eprintln!(
+                            "database full ({} records, --max-records {}): new names refused with SRV_ERR ({} so far)",
+                            self.server.records.len(),
+                            self.cfg.max_records,
+                            self.refused_full
+                        );
+                    }
+                }
+                if defended || scope_too_long || full {
                     let rcode = if defended {
                         proto::Rcode::ActErr
                     } else {

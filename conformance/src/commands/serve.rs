@@ -53,12 +53,29 @@ pub struct ServeArgs {
     /// records; one it no longer holds becomes a tombstone (Samba: 24 days; 0: never).
     #[arg(long, default_value = "24d", value_name = "DURATION", value_parser = parse_duration)]
     pub verify_interval: Duration,
-    /// A replication peer silent this long in the middle of an exchange is dropped.
+    /// A replication partner silent this long (before its first message, between two, or in
+    /// the middle of one) is dropped.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub wrepl_timeout: Duration,
-    /// Most replication connections served at once; more are closed at once.
+    /// Most replication connections served at once; more are closed at once. Only partners'
+    /// connections count: any other address is closed at accept.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub wrepl_max_connections: usize,
+    /// Most replication connections of one partner served at once; more are closed at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub wrepl_max_per_partner: usize,
+    /// An inbound replication connection is stopped this long after it was accepted, however
+    /// busy (the partner reconnects for its next exchange).
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_duration)]
+    pub wrepl_max_lifetime: Duration,
+    /// Largest send-entries reply sent, in bytes (a range that does not fit is answered with
+    /// its lowest versions; the puller asks again for the rest).
+    #[arg(long, default_value_t = nbns_reference::replication::service::DEFAULT_MAX_REPLY_BYTES, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(4096..=16 * 1024 * 1024))]
+    pub wrepl_max_reply: u32,
+    /// Most records the database holds; when full, a registration of a new name is refused
+    /// with SRV_ERR (existing names still refresh and release; replicas are still taken).
+    #[arg(long, default_value_t = nbns_reference::packet_layer::DEFAULT_MAX_RECORDS, value_name = "N")]
+    pub max_records: usize,
 }
 
 fn parse_partner(s: &str) -> Result<SocketAddrV4, String> {
@@ -101,6 +118,7 @@ impl ServeArgs {
         let ip = *self.bind.ip();
         let mut packet = PacketConfig::new(&self.name, ip);
         packet.challenge_port = self.challenge_port;
+        packet.max_records = self.max_records;
         let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         // The renew interval caps the TTLs granted (a short one, for tests,
         // lowers the smallest TTL with it).
@@ -121,6 +139,9 @@ impl ServeArgs {
             s.verify_interval = self.verify_interval;
             s.idle_timeout = self.wrepl_timeout;
             s.max_connections = self.wrepl_max_connections.max(1);
+            s.max_connections_per_partner = self.wrepl_max_per_partner.max(1);
+            s.max_lifetime = self.wrepl_max_lifetime.max(Duration::from_secs(1));
+            s.max_reply_bytes = self.wrepl_max_reply;
             cfg.replication = Some(s);
         }
         cfg
