@@ -92,6 +92,13 @@ fn decoding_the_samples_allocates_nothing() {
         assert!(sum > 0);
         assert_eq!(n, 0, "decoding the {what} allocated {n} times");
     }
+    // Decoding into a reused Repr allocates nothing either.
+    let mut repr = Repr::EMPTY;
+    for (what, bytes) in &samples {
+        let n = allocations_during(|| repr.parse_into(std::hint::black_box(bytes)).unwrap());
+        assert_eq!(Ok(repr), Repr::parse_bytes(bytes));
+        assert_eq!(n, 0, "decoding the {what} into a Repr allocated {n} times");
+    }
 }
 
 #[test]

@@ -81,15 +81,24 @@ impl NetbiosName {
 
     /// Reverses [`encode`](Self::encode). `offset` is where `encoded` starts
     /// in the packet, for the error position.
+    #[inline]
     pub fn decode(encoded: &[u8], offset: usize) -> Result<Self> {
-        if encoded.len() != ENCODED_LEN {
+        let Ok(encoded) = <&[u8; ENCODED_LEN]>::try_from(encoded) else {
             return Err(Error::new(
                 ErrorKind::BadNameLength(encoded.len().min(255) as u8),
                 offset,
             ));
-        }
-        // Branch-free over all 32 characters (the compiler vectorises it);
-        // the first bad character is looked for only when there is one.
+        };
+        Self::try_decode(encoded).ok_or_else(|| bad_char(encoded, offset))
+    }
+
+    /// [`decode`](Self::decode) of exactly 32 characters; `None` when one is
+    /// outside 'A'..='P'. Never inlined: on its own the loop compiles to the
+    /// same short SIMD code every time, while inlined into a large caller
+    /// the vectoriser's result varies from build to build.
+    #[inline(never)]
+    pub(crate) fn try_decode(encoded: &[u8; ENCODED_LEN]) -> Option<Self> {
+        // Branch-free over all 32 characters (the compiler vectorises it).
         let mut bytes = [0u8; 16];
         let mut bad = 0u8;
         for (b, pair) in bytes.iter_mut().zip(encoded.chunks_exact(2)) {
@@ -98,13 +107,18 @@ impl NetbiosName {
             bad |= (hi | lo) & 0xf0;
             *b = (hi << 4) | (lo & 0x0f);
         }
-        if bad != 0 {
-            if let Some(i) = encoded.iter().position(|&c| nibble(c).is_none()) {
-                return Err(Error::new(ErrorKind::BadNameChar(encoded[i]), offset + i));
-            }
-        }
-        Ok(NetbiosName { bytes })
+        (bad == 0).then_some(NetbiosName { bytes })
     }
+}
+
+/// The error for the first character of `encoded` outside 'A'..='P'.
+#[cold]
+fn bad_char(encoded: &[u8], offset: usize) -> Error {
+    let i = encoded
+        .iter()
+        .position(|&c| nibble(c).is_none())
+        .unwrap_or(0);
+    Error::new(ErrorKind::BadNameChar(encoded[i]), offset + i)
 }
 
 fn nibble(c: u8) -> Option<u8> {

@@ -8,7 +8,7 @@
 //! packet allocates nothing.
 
 use crate::error::{truncated, Error, ErrorKind, Result, Section};
-use crate::name::{write_escaped, Name, NetbiosName};
+use crate::name::{write_escaped, Labels, Name, NetbiosName, ENCODED_LEN};
 use core::fmt;
 use std::net::Ipv4Addr;
 
@@ -34,9 +34,6 @@ pub const HEADER_LEN: usize = field::HEADER_END;
 
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
-}
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 macro_rules! enum_with_unknown {
@@ -203,17 +200,54 @@ impl Flags {
     pub const B: u16 = 0x0010;
     pub const RCODE_MASK: u16 = 0x000f;
 
+    #[inline]
     pub fn from_bits(w: u16) -> Flags {
+        // A table for each byte of the word, instead of nine extractions
+        // and two matches: this is on every packet's path.
+        let hi = &FLAGS_BY_HIGH_BYTE[(w >> 8) as usize];
+        let lo = &FLAGS_BY_LOW_BYTE[(w & 0xff) as usize];
+        Flags {
+            recursion_available: lo.recursion_available,
+            reserved: lo.reserved,
+            broadcast: lo.broadcast,
+            rcode: lo.rcode,
+            ..*hi
+        }
+    }
+
+    /// [`from_bits`](Self::from_bits) field by field, for building its tables.
+    const fn from_bits_const(w: u16) -> Flags {
+        let opcode = match ((w & Self::OPCODE_MASK) >> 11) as u8 {
+            0 => Opcode::Query,
+            5 => Opcode::Registration,
+            6 => Opcode::Release,
+            7 => Opcode::Wack,
+            8 => Opcode::Refresh,
+            9 => Opcode::RefreshAlt,
+            15 => Opcode::MultihomedRegistration,
+            other => Opcode::Unknown(other),
+        };
+        let rcode = match (w & Self::RCODE_MASK) as u8 {
+            0 => Rcode::NoError,
+            1 => Rcode::FmtErr,
+            2 => Rcode::SrvErr,
+            3 => Rcode::NamErr,
+            4 => Rcode::ImpErr,
+            5 => Rcode::RfsErr,
+            6 => Rcode::ActErr,
+            7 => Rcode::CftErr,
+            other => Rcode::Unknown(other),
+        };
         Flags {
             response: w & Self::RESPONSE != 0,
-            opcode: Opcode::from(((w & Self::OPCODE_MASK) >> 11) as u8),
+            opcode,
             authoritative: w & Self::AA != 0,
             truncated: w & Self::TC != 0,
             recursion_desired: w & Self::RD != 0,
             recursion_available: w & Self::RA != 0,
             reserved: ((w & Self::RESERVED_MASK) >> 5) as u8,
             broadcast: w & Self::B != 0,
-            rcode: Rcode::from((w & Self::RCODE_MASK) as u8),
+            rcode,
         }
     }
 
@@ -244,6 +278,21 @@ impl Flags {
             ..Flags::default()
         }
     }
+}
+
+/// `Flags::from_bits(b << 8)` for every byte `b`: the fields of the high byte.
+static FLAGS_BY_HIGH_BYTE: [Flags; 256] = flags_table(8);
+/// `Flags::from_bits(b)` for every byte `b`: the fields of the low byte.
+static FLAGS_BY_LOW_BYTE: [Flags; 256] = flags_table(0);
+
+const fn flags_table(shift: u32) -> [Flags; 256] {
+    let mut table = [Flags::from_bits_const(0); 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = Flags::from_bits_const((b as u16) << shift);
+        b += 1;
+    }
+    table
 }
 
 impl fmt::Display for Flags {
@@ -687,6 +736,27 @@ pub struct Repr<'a> {
 }
 
 impl<'a> Repr<'a> {
+    /// A request with id 0, no flags and no sections: a starting point for
+    /// [`parse_into`](Self::parse_into).
+    pub const EMPTY: Repr<'static> = Repr {
+        id: 0,
+        flags: Flags {
+            response: false,
+            opcode: Opcode::Query,
+            authoritative: false,
+            truncated: false,
+            recursion_desired: false,
+            recursion_available: false,
+            reserved: 0,
+            broadcast: false,
+            rcode: Rcode::NoError,
+        },
+        question: None,
+        answer: None,
+        authority: None,
+        additional: None,
+    };
+
     /// Parses a packet. Untrusted bytes are fine: this never panics, does not
     /// allocate, and reads each byte a bounded number of times.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&'a T>) -> Result<Repr<'a>> {
@@ -696,55 +766,105 @@ impl<'a> Repr<'a> {
 
     /// [`parse`](Self::parse) straight from a byte slice.
     pub fn parse_bytes(buf: &'a [u8]) -> Result<Repr<'a>> {
-        let packet = Packet::new_checked(buf)?;
-        let flags = packet.flags();
-        let counts = [
-            (
-                Section::Question,
-                packet.question_count(),
-                field::QDCOUNT.start,
-            ),
-            (Section::Answer, packet.answer_count(), field::ANCOUNT.start),
-            (
-                Section::Authority,
-                packet.authority_count(),
-                field::NSCOUNT.start,
-            ),
-            (
-                Section::Additional,
-                packet.additional_count(),
-                field::ARCOUNT.start,
-            ),
-        ];
-        for (section, count, at) in counts {
-            if count > 1 {
-                return Err(Error::new(ErrorKind::TooManyRecords { section, count }, at));
+        let (id, flags, counts) = parse_header(buf)?;
+        // The fast layouts build the returned value in place (one arm each,
+        // so that each writes only its own sections); only the general path
+        // builds a Repr and moves it.
+        match fast_layout(buf, counts) {
+            Some(FastLayout::Query(q)) => Ok(Repr {
+                id,
+                flags,
+                question: Some(q),
+                answer: None,
+                authority: None,
+                additional: None,
+            }),
+            Some(FastLayout::Answer(r)) => Ok(Repr {
+                id,
+                flags,
+                question: None,
+                answer: Some(r),
+                authority: None,
+                additional: None,
+            }),
+            Some(FastLayout::Registration(q, r)) => Ok(Repr {
+                id,
+                flags,
+                question: Some(q),
+                answer: None,
+                authority: None,
+                additional: Some(r),
+            }),
+            None => {
+                let mut repr = Repr {
+                    id,
+                    flags,
+                    ..Repr::EMPTY
+                };
+                repr.parse_sections(buf, counts)?;
+                Ok(repr)
             }
         }
-        // Each part is parsed straight into the Repr that is returned, so
-        // the (large) records are not moved around.
-        let mut repr = Repr {
-            id: packet.transaction_id(),
-            flags,
-            question: None,
-            answer: None,
-            authority: None,
-            additional: None,
-        };
+    }
+
+    /// [`parse_bytes`](Self::parse_bytes) into an existing `Repr`, which is
+    /// overwritten: the fastest way to decode many packets held in memory
+    /// at once (a capture file), since no `Repr` is built, moved or
+    /// returned. On error `self` holds a valid but meaningless mix of the
+    /// previous and the new packet: use it only after `Ok`.
+    pub fn parse_into(&mut self, buf: &'a [u8]) -> Result<()> {
+        let (id, flags, counts) = parse_header(buf)?;
+        self.id = id;
+        self.flags = flags;
+        match fast_layout(buf, counts) {
+            Some(FastLayout::Query(q)) => {
+                self.question = Some(q);
+                self.answer = None;
+                self.additional = None;
+            }
+            Some(FastLayout::Answer(r)) => {
+                self.question = None;
+                self.answer = Some(r);
+                self.additional = None;
+            }
+            Some(FastLayout::Registration(q, r)) => {
+                self.question = Some(q);
+                self.answer = None;
+                self.additional = Some(r);
+            }
+            None => return self.parse_sections(buf, counts),
+        }
+        self.authority = None;
+        Ok(())
+    }
+
+    /// The general path: the four sections after the header, whatever
+    /// their layout, every error reported. `counts` as [`parse_header`]
+    /// returns them.
+    #[inline(never)]
+    fn parse_sections(&mut self, buf: &'a [u8], counts: u64) -> Result<()> {
         let mut pos = HEADER_LEN;
-        if packet.question_count() == 1 {
-            pos = parse_question(buf, pos, &mut repr.question)?;
+        // The question's NetBIOS name when it is a plain name at offset 12
+        // (see `plain_name`): a record name that is a pointer to 12 is then
+        // that very name, and is not parsed again.
+        let mut plain_question = None;
+        if counts >> 48 == 1 {
+            pos = parse_question(buf, &mut self.question, &mut plain_question)?;
+        } else {
+            self.question = None;
         }
-        for (slot, count) in [
-            (&mut repr.answer, packet.answer_count()),
-            (&mut repr.authority, packet.authority_count()),
-            (&mut repr.additional, packet.additional_count()),
+        for (slot, present) in [
+            (&mut self.answer, counts >> 32),
+            (&mut self.authority, counts >> 16),
+            (&mut self.additional, counts),
         ] {
-            if count == 1 {
-                pos = parse_record(buf, pos, flags.opcode, slot)?;
+            if present & 1 == 1 {
+                pos = parse_record(buf, pos, self.flags.opcode, plain_question, slot)?;
+            } else {
+                *slot = None;
             }
         }
-        Ok(repr)
+        Ok(())
     }
 
     fn sections(&self) -> [Option<&Record<'a>>; 3] {
@@ -875,37 +995,222 @@ impl<'a> Repr<'a> {
     }
 }
 
-/// Parses the question at `pos` into `out`; returns the offset past it.
-#[inline]
-fn parse_question<'a>(buf: &'a [u8], pos: usize, out: &mut Option<Question<'a>>) -> Result<usize> {
-    let (name, pos) = Name::parse_netbios(buf, pos)?;
-    if buf.len() < pos + 4 {
-        return Err(truncated(pos, 4, buf.len()));
+/// The header: id, flags, and the four counts (big-endian in one word,
+/// QDCOUNT first), each checked to be 0 or 1.
+#[inline(always)]
+fn parse_header(buf: &[u8]) -> Result<(u16, Flags, u64)> {
+    let Some(header) = buf.first_chunk::<HEADER_LEN>() else {
+        return Err(truncated(0, HEADER_LEN, buf.len()));
+    };
+    let [i0, i1, f0, f1, q0, q1, a0, a1, n0, n1, r0, r1] = *header;
+    let counts = u64::from_be_bytes([q0, q1, a0, a1, n0, n1, r0, r1]);
+    // One test for the four counts.
+    if counts & 0xfffe_fffe_fffe_fffe != 0 {
+        return Err(too_many_records(counts));
     }
+    let flags = Flags::from_bits(u16::from_be_bytes([f0, f1]));
+    Ok((u16::from_be_bytes([i0, i1]), flags, counts))
+}
+
+/// The layouts nearly all traffic has, parsed by straight-line code: a
+/// query (one question), a response (one answer), a registration, refresh
+/// or release (a question and an additional record, its name usually a
+/// pointer to the question's), every name plain and every record NB.
+enum FastLayout<'a> {
+    Query(Question<'a>),
+    Answer(Record<'a>),
+    Registration(Question<'a>, Record<'a>),
+}
+
+/// The packet's sections when they have a [`FastLayout`]; `None` sends
+/// the packet to the general path (which reports every error: the fast
+/// path gives up on anything unusual rather than report it).
+#[inline(always)]
+fn fast_layout(buf: &[u8], counts: u64) -> Option<FastLayout<'_>> {
+    const QD: u64 = 1 << 48;
+    const AN: u64 = 1 << 32;
+    const AR: u64 = 1;
+    match counts {
+        QD => Some(FastLayout::Query(fast_question(buf)?.0)),
+        AN => Some(FastLayout::Answer(fast_record(buf, HEADER_LEN, None)?.0)),
+        c if c == QD | AR => {
+            let (q, name) = fast_question(buf)?;
+            let (r, _) = fast_record(buf, QUESTION_END, Some(name))?;
+            Some(FastLayout::Registration(q, r))
+        }
+        _ => None,
+    }
+}
+
+/// The error for a section count over 1: the first such section, as the
+/// counts appear in the header (`counts` holds them big-endian, QDCOUNT first).
+#[cold]
+fn too_many_records(counts: u64) -> Error {
+    let sections = [
+        (Section::Question, field::QDCOUNT.start),
+        (Section::Answer, field::ANCOUNT.start),
+        (Section::Authority, field::NSCOUNT.start),
+        (Section::Additional, field::ARCOUNT.start),
+    ];
+    for (i, (section, at)) in sections.into_iter().enumerate() {
+        let count = (counts >> (48 - 16 * i)) as u16;
+        if count > 1 {
+            return Error::new(ErrorKind::TooManyRecords { section, count }, at);
+        }
+    }
+    unreachable!("a count over 1 was seen")
+}
+
+/// The shape nearly every name has: a 32-byte first-level encoded label and
+/// the terminating zero, no scope, no pointer. Returns the 34 bytes, or
+/// `None` when the name at `pos` has another shape (or is truncated), for
+/// the general parser to handle (and report).
+#[inline(always)]
+fn plain_name(buf: &[u8], pos: usize) -> Option<&[u8; 2 + ENCODED_LEN]> {
+    let b: &[u8; 2 + ENCODED_LEN] = buf.get(pos..pos + 2 + ENCODED_LEN)?.try_into().ok()?;
+    (b[0] == ENCODED_LEN as u8 && b[1 + ENCODED_LEN] == 0).then_some(b)
+}
+
+/// The name a [`plain_name`] at `pos` parses to: the same value `Name::parse`
+/// gives for it (the empty scope is a view of the terminating zero).
+#[inline(always)]
+fn plain_netbios<'a>(buf: &'a [u8], pos: usize, name: NetbiosName) -> Name<'a> {
+    Name::Netbios {
+        name,
+        scope: Labels::Wire {
+            packet: buf,
+            pos: pos + 1 + ENCODED_LEN,
+        },
+    }
+}
+
+/// Where a question with a plain name ends.
+const QUESTION_END: usize = HEADER_LEN + 2 + ENCODED_LEN + 4;
+
+/// The question when its name is plain (and decodes): the same value the
+/// general path gives, and the NetBIOS name for [`fast_record`].
+#[inline(always)]
+fn fast_question(buf: &[u8]) -> Option<(Question<'_>, NetbiosName)> {
+    let b: &[u8; QUESTION_END - HEADER_LEN] = buf.get(HEADER_LEN..QUESTION_END)?.try_into().ok()?;
+    let (head, rest) = b.split_first_chunk::<{ 1 + ENCODED_LEN }>()?;
+    let &[0, t0, t1, c0, c1] = rest else {
+        return None;
+    };
+    if head[0] != ENCODED_LEN as u8 {
+        return None;
+    }
+    let name = NetbiosName::try_decode(head[1..].try_into().ok()?)?;
+    let question = Question {
+        name: plain_netbios(buf, HEADER_LEN, name),
+        qtype: rr_type(u16::from_be_bytes([t0, t1])),
+        qclass: u16::from_be_bytes([c0, c1]),
+    };
+    Some((question, name))
+}
+
+/// The record at `pos` when its name is plain (or a pointer to a plain
+/// question name, given as `question`) and its type NB with whole entries:
+/// the same value the general path gives, and the offset past it.
+#[inline(always)]
+fn fast_record<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    question: Option<NetbiosName>,
+) -> Option<(Record<'a>, usize)> {
+    const POINTER_TO_QUESTION: [u8; 2] = (0xc000 | HEADER_LEN as u16).to_be_bytes();
+    let (name, pos) = match (question, buf.get(pos..pos + 2)?) {
+        (Some(q), p) if p == POINTER_TO_QUESTION => (plain_netbios(buf, HEADER_LEN, q), pos + 2),
+        _ => {
+            let b = plain_name(buf, pos)?;
+            let name = NetbiosName::try_decode(b[1..1 + ENCODED_LEN].try_into().ok()?)?;
+            (plain_netbios(buf, pos, name), pos + 2 + ENCODED_LEN)
+        }
+    };
+    let &[t0, t1, c0, c1, l0, l1, l2, l3, d0, d1] = buf.get(pos..pos + 10)?.try_into().ok()?;
+    let rdlen = u16::from_be_bytes([d0, d1]) as usize;
+    if u16::from_be_bytes([t0, t1]) != u16::from(RrType::Nb) || !rdlen.is_multiple_of(NbEntry::LEN)
+    {
+        return None;
+    }
+    let start = pos + 10;
+    let data = buf.get(start..start + rdlen)?;
+    let record = Record {
+        name,
+        class: u16::from_be_bytes([c0, c1]),
+        ttl: u32::from_be_bytes([l0, l1, l2, l3]),
+        rdata: RData::Nb(List::Wire(data)),
+    };
+    Some((record, start + rdlen))
+}
+
+/// `RrType::from`, with NB first.
+#[inline(always)]
+fn rr_type(t: u16) -> RrType {
+    if t == u16::from(RrType::Nb) {
+        RrType::Nb
+    } else {
+        RrType::from(t)
+    }
+}
+
+/// Parses the question (at offset 12) into `out`; returns the offset past
+/// it. `plain` gets the NetBIOS name when it is a plain name.
+#[inline(always)]
+fn parse_question<'a>(
+    buf: &'a [u8],
+    out: &mut Option<Question<'a>>,
+    plain: &mut Option<NetbiosName>,
+) -> Result<usize> {
+    let pos = HEADER_LEN;
+    let (name, pos) = match plain_name(buf, pos) {
+        Some(b) => {
+            let name = NetbiosName::decode(&b[1..1 + ENCODED_LEN], pos + 1)?;
+            *plain = Some(name);
+            (plain_netbios(buf, pos, name), pos + 2 + ENCODED_LEN)
+        }
+        None => Name::parse_netbios(buf, pos)?,
+    };
+    let Some(&[t0, t1, c0, c1]) = buf.get(pos..pos + 4) else {
+        return Err(truncated(pos, 4, buf.len()));
+    };
     *out = Some(Question {
         name,
-        qtype: RrType::from(be16(buf, pos)),
-        qclass: be16(buf, pos + 2),
+        qtype: RrType::from(u16::from_be_bytes([t0, t1])),
+        qclass: u16::from_be_bytes([c0, c1]),
     });
     Ok(pos + 4)
 }
 
 /// Parses the record at `pos` into `out`; returns the offset past it.
-#[inline]
+/// `plain_question` as [`parse_question`] set it.
+#[inline(always)]
 fn parse_record<'a>(
     buf: &'a [u8],
     pos: usize,
     opcode: Opcode,
+    plain_question: Option<NetbiosName>,
     out: &mut Option<Record<'a>>,
 ) -> Result<usize> {
-    let (name, pos) = Name::parse(buf, pos)?;
-    if buf.len() < pos + 10 {
+    const POINTER_TO_QUESTION: [u8; 2] = (0xc000 | HEADER_LEN as u16).to_be_bytes();
+    let (name, pos) = match (plain_question, buf.get(pos..pos + 2)) {
+        (Some(q), Some(p)) if p == POINTER_TO_QUESTION => {
+            (plain_netbios(buf, HEADER_LEN, q), pos + 2)
+        }
+        _ => match plain_name(buf, pos) {
+            Some(b) => {
+                let name = NetbiosName::decode(&b[1..1 + ENCODED_LEN], pos + 1)?;
+                (plain_netbios(buf, pos, name), pos + 2 + ENCODED_LEN)
+            }
+            None => Name::parse(buf, pos)?,
+        },
+    };
+    let Some(&[t0, t1, c0, c1, l0, l1, l2, l3, d0, d1]) = buf.get(pos..pos + 10) else {
         return Err(truncated(pos, 10, buf.len()));
-    }
-    let rtype = be16(buf, pos);
-    let class = be16(buf, pos + 2);
-    let ttl = be32(buf, pos + 4);
-    let rdlen = be16(buf, pos + 8);
+    };
+    let rtype = u16::from_be_bytes([t0, t1]);
+    let class = u16::from_be_bytes([c0, c1]);
+    let ttl = u32::from_be_bytes([l0, l1, l2, l3]);
+    let rdlen = u16::from_be_bytes([d0, d1]);
     let start = pos + 10;
     let end = start + rdlen as usize;
     let data = buf
@@ -1269,6 +1574,150 @@ mod properties {
                     && Repr::parse_bytes(&buf) == Ok(repr)
             }
             Err(e) => e.offset <= data.len(),
+        }
+    }
+
+    /// The general path alone, without the fast layouts.
+    fn parse_general(buf: &[u8]) -> Result<Repr<'_>> {
+        let (id, flags, counts) = parse_header(buf)?;
+        let mut repr = Repr {
+            id,
+            flags,
+            ..Repr::EMPTY
+        };
+        repr.parse_sections(buf, counts)?;
+        Ok(repr)
+    }
+
+    /// The fast layouts, the general path and `parse_into` (into a Repr
+    /// holding another packet) agree on `buf`, errors included.
+    fn paths_agree(buf: &[u8], other: &Repr<'static>) -> bool {
+        let general = parse_general(buf);
+        let fast = Repr::parse_bytes(buf);
+        let mut into = *other;
+        let into = into.parse_into(buf).map(|()| into);
+        fast == general && into == general
+    }
+
+    fn other_packet() -> Repr<'static> {
+        static ENTRY: [NbEntry; 1] = [NbEntry {
+            flags: NbFlags(0x6000),
+            addr: Ipv4Addr::new(10, 0, 0, 1),
+        }];
+        let name = Name::Netbios {
+            name: NetbiosName::new(b"OTHER", 0x20).unwrap(),
+            scope: Labels::EMPTY,
+        };
+        let record = Record {
+            name,
+            class: CLASS_IN,
+            ttl: 1,
+            rdata: RData::Nb(List::Items(&ENTRY)),
+        };
+        Repr {
+            id: 7,
+            flags: Flags::from_bits(0xffff),
+            question: Some(Question {
+                name,
+                qtype: RrType::NbStat,
+                qclass: CLASS_IN,
+            }),
+            answer: Some(record),
+            authority: Some(record),
+            additional: Some(record),
+        }
+    }
+
+    #[test]
+    fn fast_layouts_agree_with_the_general_path() {
+        fn prop(o: OwnedRepr, flips: Vec<(u16, u8)>, cut: u16) -> bool {
+            let repr = build(&o);
+            let other = other_packet();
+            [Compression::None, Compression::Question].iter().all(|&c| {
+                let mut buf = vec![0u8; repr.buffer_len(c)];
+                repr.emit(&mut buf, c).unwrap();
+                let intact = paths_agree(&buf, &other);
+                for &(at, x) in &flips {
+                    let len = buf.len();
+                    buf[at as usize % len] ^= x;
+                }
+                buf.truncate(buf.len() - (cut as usize % 8).min(buf.len()));
+                intact && paths_agree(&buf, &other)
+            })
+        }
+        QuickCheck::new()
+            .tests(5000)
+            .quickcheck(prop as fn(OwnedRepr, Vec<(u16, u8)>, u16) -> bool);
+    }
+
+    #[test]
+    fn fast_layouts_agree_on_the_common_packets_and_their_mutations() {
+        // The shapes the fast paths take, built by hand, then every single
+        // byte changed to a few values and every truncation.
+        let q = Name::Netbios {
+            name: NetbiosName::new(b"FRED", 0x20).unwrap(),
+            scope: Labels::EMPTY,
+        };
+        let entries = [NbEntry {
+            flags: NbFlags(0x6000),
+            addr: Ipv4Addr::new(192, 168, 7, 21),
+        }; 2];
+        let record = Record {
+            name: q,
+            class: CLASS_IN,
+            ttl: 300_000,
+            rdata: RData::Nb(List::Items(&entries)),
+        };
+        let question = Some(Question {
+            name: q,
+            qtype: RrType::Nb,
+            qclass: CLASS_IN,
+        });
+        let base = Repr {
+            id: 0x1234,
+            flags: Flags::request(Opcode::Registration),
+            ..Repr::EMPTY
+        };
+        let packets = [
+            Repr { question, ..base },
+            Repr {
+                answer: Some(record),
+                ..base
+            },
+            Repr {
+                question,
+                additional: Some(record),
+                ..base
+            },
+        ];
+        let other = other_packet();
+        for p in packets {
+            for c in [Compression::None, Compression::Question] {
+                let mut buf = vec![0u8; p.buffer_len(c)];
+                p.emit(&mut buf, c).unwrap();
+                assert_eq!(Repr::parse_bytes(&buf), Ok(p));
+                for cut in 0..=buf.len() {
+                    assert!(paths_agree(&buf[..cut], &other), "cut at {cut}");
+                }
+                for at in 0..buf.len() {
+                    for x in [0x00, 0x01, 0x20, 0x41, 0x50, 0x51, 0xc0, 0xff] {
+                        let mut m = buf.clone();
+                        m[at] = x;
+                        assert!(paths_agree(&m, &other), "byte {at} = {x:#x}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flags_tables_match_the_fields() {
+        for w in 0..=u16::MAX {
+            let f = Flags::from_bits(w);
+            assert_eq!(f, Flags::from_bits_const(w));
+            assert_eq!(f.opcode, Opcode::from(((w >> 11) & 0xf) as u8));
+            assert_eq!(f.rcode, Rcode::from((w & 0xf) as u8));
+            assert_eq!(f.bits(), w);
         }
     }
 
