@@ -1015,7 +1015,8 @@ fn parse_header(buf: &[u8]) -> Result<(u16, Flags, u64)> {
 /// The layouts nearly all traffic has, parsed by straight-line code: a
 /// query (one question), a response (one answer), a registration, refresh
 /// or release (a question and an additional record, its name usually a
-/// pointer to the question's), every name plain and every record NB.
+/// pointer to the question's), every name plain and every record NB (or
+/// NBSTAT: node status responses).
 enum FastLayout<'a> {
     Query(Question<'a>),
     Answer(Record<'a>),
@@ -1109,8 +1110,9 @@ fn fast_question(buf: &[u8]) -> Option<(Question<'_>, NetbiosName)> {
 }
 
 /// The record at `pos` when its name is plain (or a pointer to a plain
-/// question name, given as `question`) and its type NB with whole entries:
-/// the same value the general path gives, and the offset past it.
+/// question name, given as `question`) and its type NB with whole entries
+/// or NBSTAT with whole names: the same value the general path gives, and
+/// the offset past it.
 #[inline(always)]
 fn fast_record<'a>(
     buf: &'a [u8],
@@ -1128,17 +1130,26 @@ fn fast_record<'a>(
     };
     let &[t0, t1, c0, c1, l0, l1, l2, l3, d0, d1] = buf.get(pos..pos + 10)?.try_into().ok()?;
     let rdlen = u16::from_be_bytes([d0, d1]) as usize;
-    if u16::from_be_bytes([t0, t1]) != u16::from(RrType::Nb) || !rdlen.is_multiple_of(NbEntry::LEN)
-    {
-        return None;
-    }
     let start = pos + 10;
     let data = buf.get(start..start + rdlen)?;
+    let rdata = match u16::from_be_bytes([t0, t1]) {
+        // NB, NBSTAT
+        0x0020 if rdlen.is_multiple_of(NbEntry::LEN) => RData::Nb(List::Wire(data)),
+        0x0021 => {
+            let (&count, rest) = data.split_first()?;
+            let (names, statistics) = rest.split_at_checked(count as usize * StatusName::LEN)?;
+            RData::NbStat(NodeStatus {
+                names: List::Wire(names),
+                statistics,
+            })
+        }
+        _ => return None,
+    };
     let record = Record {
         name,
         class: u16::from_be_bytes([c0, c1]),
         ttl: u32::from_be_bytes([l0, l1, l2, l3]),
-        rdata: RData::Nb(List::Wire(data)),
+        rdata,
     };
     Some((record, start + rdlen))
 }
@@ -1678,8 +1689,23 @@ mod properties {
             flags: Flags::request(Opcode::Registration),
             ..Repr::EMPTY
         };
+        let status_names = [StatusName {
+            name: NetbiosName::new(b"FRED", 0x00).unwrap(),
+            flags: StatusName::ACTIVE,
+        }; 2];
+        let status = Record {
+            rdata: RData::NbStat(NodeStatus {
+                names: List::Items(&status_names),
+                statistics: &[7; 8],
+            }),
+            ..record
+        };
         let packets = [
             Repr { question, ..base },
+            Repr {
+                answer: Some(status),
+                ..base
+            },
             Repr {
                 answer: Some(record),
                 ..base
