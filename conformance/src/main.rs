@@ -40,7 +40,43 @@ enum Command {
     /// `refs` line, the strict layout check, the replication role.
     #[command(after_help = COVERAGE_AFTER_HELP)]
     Coverage(commands::coverage::CoverageArgs),
+    /// Run the same scripts against two targets and print every answer field in which
+    /// they disagree, whatever the scripts expect.
+    #[command(after_help = DIFF_AFTER_HELP)]
+    Diff(commands::diff::DiffArgs),
 }
+
+const DIFF_AFTER_HELP: &str = "\
+Targets: `reference` starts an embedded reference server for that side (two
+`reference` sides are two servers); otherwise IP[:PORT]. --name-a/--name-b
+give a real target's own NetBIOS name. Each script runs against A, then
+against B, with its matchers taken out: every reply is awaited but not
+judged, a WACK is not required, `expect-none` only waits, challenges are
+optional.
+
+Compared: every datagram a target sent to the client sockets for a script,
+paired by place: the n-th WACK and the n-th other reply to the request of
+each `send` line (`L7 reply 1`), the n-th request the target sent for one of
+the script's names (`request 1`: challenge queries), and for scripts with
+hand-made packets (run one at a time) the n-th datagram answering nothing
+else (`other 1`). Fields: opcode, rcode, flags (response AA TC RD RA B,
+reserved bits), section counts, question and record name, type, class and
+TTL, NB entries (flags and address, as a set), WACK RDATA, node status names
+(the statistics by length); a datagram on one side only is field `packet`,
+a script that stopped early (a request left unanswered) field `run`.
+Normalised: each target's own address is {target_ip} and its own name
+{target_name}; transaction ids are not compared; TTLs equal within
+--ttl-tolerance seconds (default 2).
+
+Output: the table `script | step | field | A | B`, then
+`diff: S scripts, D with differences, F fields differ`.
+
+Example (as root, targets send challenges to UDP 137 of the clients):
+  nbns-conform diff reference 192.0.2.10 --name-b WINS1 --json diff.json
+  scripts/diff-samba.sh nmbd     # reference vs nmbd in a network namespace
+
+Exit status: 0 the targets agree; 1 they differ; 2 usage error, script error,
+or an unusable target (one that sent nothing at all).";
 
 const COVERAGE_AFTER_HELP: &str = "\
 Rules file: one rule a line, `ID  paraphrase`; `#` comments. A rule whose text
@@ -103,6 +139,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::dispatch(&args),
         Command::Serve(args) => commands::serve::main(&args),
         Command::Coverage(args) => commands::coverage::main(&args),
+        Command::Diff(args) => commands::diff::main(&args),
     };
     ExitCode::from(code as u8)
 }

@@ -1,6 +1,7 @@
-//! One module a subcommand of `nbns-conform`: `coverage`, `decode`, `run`, `serve`.
+//! One module a subcommand of `nbns-conform`: `coverage`, `decode`, `diff`, `run`, `serve`.
 
 pub mod coverage;
 pub mod decode;
+pub mod diff;
 pub mod run;
 pub mod serve;

@@ -5,6 +5,7 @@
 //! ([`suite`]).
 
 pub mod client;
+pub mod diff;
 pub mod options;
 pub mod replication;
 pub mod runner;
