@@ -2,7 +2,8 @@
 //! at an NBNS or WINS target in one of its roles ([`roles`], over the sockets
 //! of [`net`]), what it concludes and reports ([`verdict`]), the dissector
 //! ([`capture`]), the strict layout check of every packet a target sends
-//! ([`strict`]) and the subcommands of `nbns-conform` ([`commands`]). The
+//! ([`strict`]), the replay of captures through the model ([`validate`]) and the
+//! subcommands of `nbns-conform` ([`commands`]). The
 //! reference server and client it tests against by default are the
 //! `nbns-reference` crate.
 
@@ -14,4 +15,5 @@ pub mod net;
 pub mod roles;
 pub mod script;
 pub mod strict;
+pub mod validate;
 pub mod verdict;

@@ -44,6 +44,10 @@ enum Command {
     /// they disagree, whatever the scripts expect.
     #[command(after_help = DIFF_AFTER_HELP)]
     Diff(commands::diff::DiffArgs),
+    /// Replay captures of a WINS server's traffic through the model's server and flag
+    /// every answer the model would not give (passive conformance).
+    #[command(after_help = VALIDATE_AFTER_HELP)]
+    Validate(commands::validate::ValidateArgs),
 }
 
 const DIFF_AFTER_HELP: &str = "\
@@ -77,6 +81,19 @@ Example (as root, targets send challenges to UDP 137 of the clients):
 
 Exit status: 0 the targets agree; 1 they differ; 2 usage error, script error,
 or an unusable target (one that sent nothing at all).";
+
+const VALIDATE_AFTER_HELP: &str = "\
+Every request to the server goes to the model in capture order and at
+capture time, with the holders' answers to challenges; each answer of the
+server is compared with the model's (opcode, rcode, group flag, addresses)
+and held against the RFC 1002 layouts. One line a divergence: the frame,
+the request's frame, the name, the rule, expected and observed. A name
+whose record the capture has not shown yet is undetermined: its answers
+are counted, not judged (use --from-start for a capture of a fresh server).
+Summary: `validated N exchanges, D divergences, U undetermined`.
+
+Exit status: 0 no divergence (beyond those --expect lists); 1 some; 2 usage
+error or unreadable capture.";
 
 const COVERAGE_AFTER_HELP: &str = "\
 Rules file: one rule a line, `ID  paraphrase`; `#` comments. A rule whose text
@@ -140,6 +157,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::main(&args),
         Command::Coverage(args) => commands::coverage::main(&args),
         Command::Diff(args) => commands::diff::main(&args),
+        Command::Validate(args) => commands::validate::main(&args),
     };
     ExitCode::from(code as u8)
 }

@@ -11,6 +11,9 @@
 //!
 //! Needs root, tcpdump and tshark; without them it fails and says what to
 //! install (NBNS_VERIFY_NO_TSHARK=1 skips it, loudly). About 20 s.
+//!
+//! The same capture then goes through `nbns-conform validate --from-start`:
+//! the reference must give every answer the model gives (0 divergences).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -213,5 +216,37 @@ fn tshark_finds_no_malformed_packet_from_the_reference_server() {
     assert!(
         embedded_wrepl > 100,
         "only {embedded_wrepl} WINS replication frames from the embedded target"
+    );
+
+    // The same capture, replayed through the model (`validate`): the reference
+    // must give every answer the model gives, from its empty database on.
+    let out = Command::new(bin())
+        .args([
+            "validate",
+            "--from-start",
+            "--server",
+            SERVE,
+            "--server-name",
+            "REFWINS",
+        ])
+        .arg(&pcap)
+        .output()
+        .expect("run nbns-conform validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().last().unwrap_or_default();
+    eprintln!("validate: {summary}");
+    assert!(
+        out.status.success() && summary.contains(", 0 divergences"),
+        "validate finds answers the model would not give in the reference's traffic:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exchanges: usize = summary
+        .strip_prefix("validated ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        exchanges > 200,
+        "validate saw only {exchanges} exchanges: {summary}"
     );
 }

@@ -1,7 +1,9 @@
-//! One module a subcommand of `nbns-conform`: `coverage`, `decode`, `diff`, `run`, `serve`.
+//! One module a subcommand of `nbns-conform`: `coverage`, `decode`, `diff`, `run`, `serve`,
+//! `validate`.
 
 pub mod coverage;
 pub mod decode;
 pub mod diff;
 pub mod run;
 pub mod serve;
+pub mod validate;

@@ -52,29 +52,29 @@ fn check_frame(v: &mut Vec<Violation>, our_ctx: u32, bytes: &[u8]) {
         ));
     }
     match &repr.message {
-        OwnedMessage::StartAssociationResponse(s) => {
-            // Handle, major, minor, 21 reserved bytes after the 12-byte header: 41.
-            if length != 12 + 8 + START_PADDING || s.major_version != 2 {
-                v.push(Violation::new(
-                    "WINSRA-2.2.4-START-RESPONSE",
-                    format!(
-                        "a start response is length 41 with major version 2; got length {length}, \
-                         version {}.{}",
-                        s.major_version, s.minor_version
-                    ),
-                ));
-            }
+        // Handle, major, minor, 21 reserved bytes after the 12-byte header: 41.
+        OwnedMessage::StartAssociationResponse(s)
+            if length != 12 + 8 + START_PADDING || s.major_version != 2 =>
+        {
+            v.push(Violation::new(
+                "WINSRA-2.2.4-START-RESPONSE",
+                format!(
+                    "a start response is length 41 with major version 2; got length {length}, \
+                     version {}.{}",
+                    s.major_version, s.minor_version
+                ),
+            ));
         }
-        OwnedMessage::StopAssociation(s) => {
-            let reason = s.reason;
-            if length != 12 + 4 + STOP_PADDING || !matches!(reason, 0 | 4) {
-                v.push(Violation::new(
-                    "WINSRA-2.2.5-STOP-FORMAT",
-                    format!(
-                        "a stop is length 40 with reason 0 or 4; got length {length}, reason {reason}"
-                    ),
-                ));
-            }
+        OwnedMessage::StopAssociation(s)
+            if length != 12 + 4 + STOP_PADDING || !matches!(s.reason, 0 | 4) =>
+        {
+            v.push(Violation::new(
+                "WINSRA-2.2.5-STOP-FORMAT",
+                format!(
+                    "a stop is length 40 with reason 0 or 4; got length {length}, reason {}",
+                    s.reason
+                ),
+            ));
         }
         OwnedMessage::Replication(OwnedReplication::OwnerVersionMapResponse { owners, .. }) => {
             for o in owners {
