@@ -1,14 +1,16 @@
 //! The runner's side of the network: one UDP socket per client address,
-//! a receiver thread per socket, and a shared mailbox from which script
-//! steps take the packets they wait for (by transaction id, by name).
+//! a receiver thread per socket, and the places steps take the packets they
+//! wait for: a [`Listener`] per running script (the server role), which sees
+//! only what arrives while it exists and forgets what its script did not take,
+//! and a shared mailbox (the client role) that keeps packets for a minute.
 //!
-//! Every wait has a deadline; the mailbox is bounded and forgets packets
-//! nobody took within a minute.
+//! Every wait has a deadline; queues are bounded. Every datagram is also kept
+//! for a minute in a record the strict check reads, taken by a step or not.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,30 +22,211 @@ pub struct Incoming {
     pub from: SocketAddr,
     pub bytes: Vec<u8>,
     pub at: Instant,
+    /// Arrival order in the queue that holds it (set when it is queued).
+    pub seq: u64,
 }
 
 /// Packets kept at most, and for how long, before they are dropped unread.
 const MAILBOX_CAPACITY: usize = 4096;
 const MAILBOX_TTL: Duration = Duration::from_secs(60);
+/// Datagrams the record keeps at most (it holds junk too, so more than a mailbox).
+const RECORD_CAPACITY: usize = 32768;
+/// Datagrams a listener keeps at most.
+const LISTENER_CAPACITY: usize = 4096;
 
+/// Packets waiting to be taken, numbered as they are queued.
 #[derive(Default)]
+struct Queue {
+    items: VecDeque<Incoming>,
+    pushed: u64,
+}
+
+impl Queue {
+    fn push(&mut self, mut incoming: Incoming, capacity: usize) {
+        prune(&mut self.items, incoming.at, capacity);
+        self.pushed += 1;
+        incoming.seq = self.pushed;
+        self.items.push_back(incoming);
+    }
+}
+
 struct Mailbox {
-    queue: Mutex<VecDeque<Incoming>>,
+    queue: Mutex<Queue>,
     arrived: Condvar,
+    /// Whether packets go to `queue` at all (the client role's mailbox); when false,
+    /// a packet no listener admits is dropped on arrival.
+    keep_unclaimed: AtomicBool,
+    listeners: Mutex<Vec<Arc<Sub>>>,
     /// Every datagram of the last minute, taken or not: the strict check reads a script's
     /// whole exchange from it, including answers no step waited for.
     record: Mutex<VecDeque<Incoming>>,
+    /// Source addresses any datagram came from (the target answered at all?).
+    heard: Mutex<HashSet<IpAddr>>,
+    /// Set by [`Net::abort`]: every wait returns at once.
+    aborted: AtomicBool,
 }
 
-/// Drops what is older than [`MAILBOX_TTL`] and what exceeds [`MAILBOX_CAPACITY`].
-fn prune(queue: &mut VecDeque<Incoming>, now: Instant) {
+impl Default for Mailbox {
+    fn default() -> Mailbox {
+        Mailbox {
+            queue: Mutex::default(),
+            arrived: Condvar::new(),
+            keep_unclaimed: AtomicBool::new(true),
+            listeners: Mutex::default(),
+            record: Mutex::default(),
+            heard: Mutex::default(),
+            aborted: AtomicBool::new(false),
+        }
+    }
+}
+
+/// One listener's queue: the packets it admitted and nobody took yet.
+struct Sub {
+    admit: Box<dyn Fn(&Incoming) -> bool + Send + Sync>,
+    queue: Mutex<Queue>,
+    arrived: Condvar,
+}
+
+/// Drops what is older than [`MAILBOX_TTL`] and what exceeds `capacity`.
+fn prune(queue: &mut VecDeque<Incoming>, now: Instant, capacity: usize) {
     while queue
         .front()
         .is_some_and(|i| now.duration_since(i.at) > MAILBOX_TTL)
-        || queue.len() >= MAILBOX_CAPACITY
+        || queue.len() >= capacity
     {
         queue.pop_front();
     }
+}
+
+/// Waits on `arrived` until `want` takes a packet of `queue` or `deadline` (or an abort)
+/// comes. Packets already looked at by this call are not looked at again.
+fn take_from(
+    queue: &Mutex<Queue>,
+    arrived: &Condvar,
+    aborted: &AtomicBool,
+    deadline: Instant,
+    mut want: impl FnMut(&Incoming) -> bool,
+) -> Option<Incoming> {
+    let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+    let mut seen: Option<u64> = None;
+    loop {
+        let found = queue
+            .items
+            .iter()
+            .position(|i| seen.is_none_or(|s| i.seq > s) && want(i));
+        if let Some(i) = found {
+            return queue.items.remove(i);
+        }
+        seen = Some(queue.pushed);
+        let now = Instant::now();
+        if now >= deadline || aborted.load(Ordering::Relaxed) {
+            return None;
+        }
+        queue = arrived
+            .wait_timeout(queue, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+/// A script's view of the traffic: the packets its `admit` accepted that arrived while it
+/// existed. What the script does not take is dropped with the listener.
+pub struct Listener<'a> {
+    net: &'a Net,
+    sub: Arc<Sub>,
+}
+
+impl Listener<'_> {
+    /// Takes the first admitted packet for which `want` is true, waiting until `deadline`.
+    /// Packets that do not match stay for the script's other steps.
+    pub fn take(&self, deadline: Instant, want: impl FnMut(&Incoming) -> bool) -> Option<Incoming> {
+        take_from(
+            &self.sub.queue,
+            &self.sub.arrived,
+            &self.net.mailbox.aborted,
+            deadline,
+            want,
+        )
+    }
+}
+
+impl Drop for Listener<'_> {
+    fn drop(&mut self) {
+        self.net
+            .mailbox
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| !Arc::ptr_eq(s, &self.sub));
+    }
+}
+
+/// Transaction ids for the runner's requests: random, at or above [`FIRST_RUNNER_ID`], and
+/// none given twice before all of them were given (so no two requests of a run that may
+/// still be answered share an id, and a late answer to one never passes for another's).
+pub struct Ids {
+    state: u64,
+    used: Vec<u64>,
+    left: u32,
+}
+
+/// How many ids [`Ids`] hands out before it starts over.
+const RUNNER_IDS: u32 = 0x1_0000 - FIRST_RUNNER_ID as u32;
+
+impl Ids {
+    /// A generator seeded from `seed` (0 is allowed).
+    pub fn new(seed: u64) -> Ids {
+        Ids {
+            // splitmix64 of the seed: any seed gives a well-mixed, non-zero state.
+            state: splitmix(seed) | 1,
+            used: vec![0; 0x1_0000 / 64],
+            left: RUNNER_IDS,
+        }
+    }
+
+    /// A generator seeded from the clock, the process id and std's random hasher keys.
+    pub fn random() -> Ids {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        Ids::new(h.finish())
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> u16 {
+        if self.left == 0 {
+            self.used.iter_mut().for_each(|w| *w = 0);
+            self.left = RUNNER_IDS;
+        }
+        loop {
+            let id = (self.next_random() >> 48) as u16;
+            let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+            if id >= FIRST_RUNNER_ID && self.used[word] & bit == 0 {
+                self.used[word] |= bit;
+                self.left -= 1;
+                return id;
+            }
+        }
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The runner's client sockets.
@@ -53,7 +236,7 @@ pub struct Net {
     mailbox: Arc<Mailbox>,
     stop: Arc<AtomicBool>,
     threads: Vec<thread::JoinHandle<()>>,
-    next_id: AtomicU16,
+    ids: Mutex<Ids>,
 }
 
 /// Transaction ids below this are left to hand-made (raw) packets, so a
@@ -98,17 +281,13 @@ impl Net {
             threads.push(thread::spawn(move || receive(client, rx, mailbox, stop)));
             sockets.push(socket);
         }
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let seed = (std::process::id() as u16) ^ (nanos as u16);
         Ok(Net {
             sockets,
             addrs: addrs.to_vec(),
             mailbox,
             stop,
             threads,
-            next_id: AtomicU16::new(seed | FIRST_RUNNER_ID),
+            ids: Mutex::new(Ids::random()),
         })
     }
 
@@ -121,14 +300,63 @@ impl Net {
         self.sockets[client].local_addr()
     }
 
-    /// A fresh transaction id, never below [`FIRST_RUNNER_ID`].
+    /// A fresh random transaction id, never below [`FIRST_RUNNER_ID`], unique in the run
+    /// (see [`Ids`]).
     pub fn fresh_id(&self) -> u16 {
-        loop {
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            if id >= FIRST_RUNNER_ID {
-                return id;
-            }
+        self.ids.lock().unwrap_or_else(|p| p.into_inner()).next_id()
+    }
+
+    /// Stops queueing packets no listener admits (the server role: a step sees only what
+    /// arrived for its script while the script ran; strays are dropped, not kept). The
+    /// record the strict check reads still holds every datagram.
+    pub fn drop_unclaimed(&self) {
+        self.mailbox.keep_unclaimed.store(false, Ordering::Relaxed);
+        self.clear();
+    }
+
+    /// Starts a listener: from now on, every datagram `admit` accepts is queued for it
+    /// until it is dropped.
+    pub fn listen(
+        &self,
+        admit: impl Fn(&Incoming) -> bool + Send + Sync + 'static,
+    ) -> Listener<'_> {
+        let sub = Arc::new(Sub {
+            admit: Box::new(admit),
+            queue: Mutex::default(),
+            arrived: Condvar::new(),
+        });
+        self.mailbox
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&sub));
+        Listener { net: self, sub }
+    }
+
+    /// Whether any datagram from `ip` arrived since the sockets were bound.
+    pub fn heard_from(&self, ip: IpAddr) -> bool {
+        self.mailbox
+            .heard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&ip)
+    }
+
+    /// Ends every wait at once, now and later (the run is given up).
+    pub fn abort(&self) {
+        self.mailbox.aborted.store(true, Ordering::Relaxed);
+        let subs = self
+            .mailbox
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for s in subs {
+            let _guard = s.queue.lock().unwrap_or_else(|p| p.into_inner());
+            s.arrived.notify_all();
         }
+        let _guard = self.mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
+        self.mailbox.arrived.notify_all();
     }
 
     pub fn send(&self, client: usize, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
@@ -141,6 +369,7 @@ impl Net {
             .queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .items
             .iter()
             .cloned()
             .collect()
@@ -165,32 +394,20 @@ impl Net {
             .queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .items
             .clear();
     }
 
     /// Takes the first packet for which `want` is true, waiting until
     /// `deadline`. Packets that do not match stay for other steps.
-    pub fn take(
-        &self,
-        deadline: Instant,
-        mut want: impl FnMut(&Incoming) -> bool,
-    ) -> Option<Incoming> {
-        let mut queue = self.mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(i) = queue.iter().position(&mut want) {
-                return queue.remove(i);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            queue = self
-                .mailbox
-                .arrived
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+    pub fn take(&self, deadline: Instant, want: impl FnMut(&Incoming) -> bool) -> Option<Incoming> {
+        take_from(
+            &self.mailbox.queue,
+            &self.mailbox.arrived,
+            &self.mailbox.aborted,
+            deadline,
+            want,
+        )
     }
 }
 
@@ -256,16 +473,111 @@ fn receive(client: usize, socket: UdpSocket, mailbox: Arc<Mailbox>, stop: Arc<At
             from,
             bytes: buf[..n].to_vec(),
             at: now,
+            seq: 0,
         };
         {
             let mut record = mailbox.record.lock().unwrap_or_else(|p| p.into_inner());
-            prune(&mut record, now);
+            prune(&mut record, now, RECORD_CAPACITY);
             record.push_back(incoming.clone());
         }
-        let mut queue = mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
-        prune(&mut queue, now);
-        queue.push_back(incoming);
-        drop(queue);
-        mailbox.arrived.notify_all();
+        mailbox
+            .heard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(from.ip());
+        let subs = mailbox
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for s in subs.iter().filter(|s| (s.admit)(&incoming)) {
+            let mut queue = s.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.push(incoming.clone(), LISTENER_CAPACITY);
+            drop(queue);
+            s.arrived.notify_all();
+        }
+        if mailbox.keep_unclaimed.load(Ordering::Relaxed) {
+            let mut queue = mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.push(incoming, MAILBOX_CAPACITY);
+            drop(queue);
+            mailbox.arrived.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_unique_and_above_the_raw_range() {
+        let mut ids = Ids::new(7);
+        let all: Vec<u16> = (0..RUNNER_IDS).map(|_| ids.next_id()).collect();
+        assert!(all.iter().all(|&id| id >= FIRST_RUNNER_ID));
+        let distinct: HashSet<u16> = all.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            RUNNER_IDS as usize,
+            "an id repeated before all were used"
+        );
+        // Not sequential: consecutive ids rarely differ by one, and the first few spread out.
+        let steps = all
+            .windows(2)
+            .filter(|w| w[1] == w[0].wrapping_add(1))
+            .count();
+        assert!(steps < 100, "{steps} sequential pairs");
+        let first: Vec<u16> = all[..64].to_vec();
+        let spread = first.iter().max().unwrap() - first.iter().min().unwrap();
+        assert!(spread > 0x8000, "first ids {first:?}");
+        // After all were used, it starts over (and stays in range).
+        assert!(ids.next_id() >= FIRST_RUNNER_ID);
+        // Different seeds, different sequences.
+        let a: Vec<u16> = {
+            let mut g = Ids::new(1);
+            (0..16).map(|_| g.next_id()).collect()
+        };
+        let b: Vec<u16> = {
+            let mut g = Ids::new(2);
+            (0..16).map(|_| g.next_id()).collect()
+        };
+        assert_ne!(a, b);
+        let c: Vec<u16> = {
+            let mut g = Ids::random();
+            (0..16).map(|_| g.next_id()).collect()
+        };
+        let d: Vec<u16> = {
+            let mut g = Ids::random();
+            (0..16).map(|_| g.next_id()).collect()
+        };
+        assert_ne!(c, d);
+    }
+
+    #[test]
+    fn a_listener_sees_only_what_arrives_while_it_exists() {
+        let net = Net::bind(&[Ipv4Addr::LOCALHOST], 0).unwrap();
+        net.drop_unclaimed();
+        let to = net.local_addr(0).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"before", to).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let l = net.listen(|_| true);
+        peer.send_to(b"after", to).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let got = l.take(deadline, |_| true).unwrap();
+        assert_eq!(got.bytes, b"after");
+        assert!(l
+            .take(Instant::now() + Duration::from_millis(200), |_| true)
+            .is_none());
+        assert!(net.pending().is_empty(), "unclaimed packets are kept");
+        assert_eq!(
+            net.received_since(Instant::now() - Duration::from_secs(5))
+                .len(),
+            2
+        );
+        assert!(net.heard_from(peer.local_addr().unwrap().ip()));
+        net.abort();
+        let t = Instant::now();
+        assert!(l.take(t + Duration::from_secs(5), |_| true).is_none());
+        assert!(t.elapsed() < Duration::from_secs(1));
     }
 }

@@ -132,7 +132,8 @@ fn script_errors_are_reported_before_anything_is_sent() {
 
 #[test]
 fn an_unresponsive_target_gives_verdicts_not_a_hang() {
-    // Nothing listens on this port: every expect times out, within bounds.
+    // Nothing listens on this port: every expect times out, within bounds, and a run in
+    // which the target sent nothing at all is `target unreachable` (exit 2).
     let out = Command::new(bin())
         .args([
             "run",
@@ -146,8 +147,10 @@ fn an_unresponsive_target_gives_verdicts_not_a_hang() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(stdout.contains("no reply within"), "{stdout}");
+    assert!(stderr.contains("target unreachable"), "{stderr}");
 }
 
 fn tempdir() -> std::path::PathBuf {

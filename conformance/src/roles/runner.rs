@@ -1,6 +1,6 @@
 //! Runs instantiated scripts against a target and judges each step.
 
-use crate::net::{Incoming, Net};
+use crate::net::{Incoming, Listener, Net};
 use crate::script::steps::{
     Challenge, ChallengeReply, Expect, Instantiated, NameSpec, PacketFields, Payload,
     RecordSection, Send, StepKind, DEFAULT_EXPECT_TIMEOUT,
@@ -30,6 +30,57 @@ struct Sent {
     id: u16,
     to: SocketAddr,
     bytes: Vec<u8>,
+    /// Taken before the send: an answer can come back before `send` returns.
+    at: Instant,
+    /// A `raw=` packet: its id is the script's choice and its name may be broken on purpose,
+    /// so its answer is matched on address, port, time and id only.
+    hand_made: bool,
+}
+
+impl Sent {
+    /// The question name of the request, when it has one that decodes.
+    fn asked(&self) -> Option<Name<'_>> {
+        Repr::parse_bytes(&self.bytes)
+            .ok()
+            .and_then(|r| r.question)
+            .map(|q| q.name)
+    }
+}
+
+/// What a datagram is to a request: its answer (from the address and port the request went
+/// to, on the socket waited on, after the request, with its id), or nothing of its.
+enum Claim<'a> {
+    /// Not an answer to the request: another sender, another port, another id, too early.
+    Stray,
+    /// The answer, decoded.
+    Reply(Box<Repr<'a>>),
+    /// An answer that does not decode: `N bytes that do not parse (reason)`.
+    Garbage(String),
+}
+
+fn claim<'a>(i: &'a Incoming, sent: &Sent, client: usize, any_id: bool) -> Claim<'a> {
+    if i.client != client || i.from != sent.to || i.at < sent.at {
+        return Claim::Stray;
+    }
+    match Repr::parse_bytes(&i.bytes) {
+        Ok(r) if any_id || r.id == sent.id => Claim::Reply(Box::new(r)),
+        Ok(_) => Claim::Stray,
+        Err(e) if any_id || i.bytes.get(..2) == Some(&sent.id.to_be_bytes()[..]) => {
+            Claim::Garbage(format!("{} bytes that do not parse ({e})", i.bytes.len()))
+        }
+        Err(_) => Claim::Stray,
+    }
+}
+
+/// A reply whose answer record names another name than the request asked: the target's bug
+/// (the address, port and id are the request's), reported rather than skipped.
+fn other_name(sent: &Sent, r: &Repr<'_>) -> Option<String> {
+    if sent.hand_made {
+        return None;
+    }
+    let asked = sent.asked()?;
+    let got = r.answer?.name;
+    (got != asked).then(|| format!("reply for another name: asked {asked}, got {got}"))
 }
 
 /// How a step of another role went wrong.
@@ -79,8 +130,16 @@ fn run_inner(
     mut role: Option<&mut dyn RoleSteps>,
     trace: &mut Vec<Traced>,
 ) -> Verdict {
-    let limit = Instant::now() + script.limit;
+    let start = Instant::now();
+    let limit = start + script.limit;
     let mut last: Option<Sent> = None;
+    // The script's packets: from the target's address (server role: answers from its
+    // port, challenges from any), or, in the client role, from anyone (the client under test
+    // answers from its own addresses). Whatever the script does not take is dropped with it.
+    let target_ip = target.addr.ip();
+    let anyone = role.is_some();
+    let listener = net.listen(move |i| anyone || i.from.ip() == target_ip);
+    let listener = &listener;
     for step in &script.steps {
         let fail = |mismatch: String, expected: String, got: String| {
             Verdict::Fail(Failure {
@@ -98,19 +157,27 @@ fn run_inner(
             );
         }
         match &step.kind {
-            StepKind::Send(s) => match (Instant::now(), send(net, target, s, role.as_deref())) {
-                (at, Ok(sent)) => {
-                    // `at` is taken before the send: an answer can come back before it returns.
+            StepKind::Send(s) => match send(net, target, s, role.as_deref()) {
+                Ok(mut sent) => {
+                    // A retransmission (same socket, destination and id) is the same
+                    // request: its answer may come after the first send.
+                    if let Some(first) = trace.iter().find(|t| {
+                        t.client == sent.client
+                            && t.to == sent.to
+                            && t.bytes.get(..2) == sent.bytes.get(..2)
+                    }) {
+                        sent.at = first.at;
+                    }
                     trace.push(Traced {
                         client: sent.client,
                         to: sent.to,
                         bytes: sent.bytes.clone(),
-                        at,
-                        hand_made: matches!(s.payload, Payload::Raw(_)),
+                        at: sent.at,
+                        hand_made: sent.hand_made,
                     });
                     last = Some(sent)
                 }
-                (_, Err(e)) => return Verdict::Error(format!("line {}: {e}", step.line)),
+                Err(e) => return Verdict::Error(format!("line {}: {e}", step.line)),
             },
             StepKind::Expect(e) => {
                 let Some(sent) = &last else {
@@ -119,7 +186,7 @@ fn run_inner(
                         step.line
                     ));
                 };
-                if let Err(f) = expect(net, target, e, sent, script.retries, limit) {
+                if let Err(f) = expect(net, listener, e, sent, script.retries, limit) {
                     return fail(f.0, e.describe(), f.1);
                 }
             }
@@ -129,17 +196,25 @@ fn run_inner(
                     .or(last.as_ref().map(|s| s.client))
                     .unwrap_or(0);
                 let id = last.as_ref().map(|s| s.id);
+                // Answers come from where the last request went; the target's own requests
+                // (challenges) from its address, any port.
+                let answers_from = last.as_ref().map_or(target.addr, |s| s.to);
+                let since = last.as_ref().map_or(start, |s| s.at);
                 let deadline = (Instant::now() + *within).min(limit);
-                let got = net.take(deadline, |i| {
+                let got = listener.take(deadline, |i| {
                     i.client == client
+                        && i.at >= since
                         && i.from.ip() == target.addr.ip()
-                        && Repr::parse_bytes(&i.bytes).is_ok_and(|r| match name {
-                            Some(n) => r
-                                .question
-                                .map(|q| q.name)
-                                .or(r.answer.map(|a| a.name))
-                                .is_some_and(|q| name_matches(n, &q)),
-                            None => Some(r.id) == id,
+                        && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
+                            (!r.flags.response || i.from == answers_from)
+                                && match name {
+                                    Some(n) => r
+                                        .question
+                                        .map(|q| q.name)
+                                        .or(r.answer.map(|a| a.name))
+                                        .is_some_and(|q| name_matches(n, &q)),
+                                    None => Some(r.id) == id,
+                                }
                         })
                 });
                 if let Some(i) = got {
@@ -151,7 +226,8 @@ fn run_inner(
                 }
             }
             StepKind::Challenge(c) => {
-                if let Err(f) = challenge(net, target, c, limit) {
+                let since = last.as_ref().map_or(start, |s| s.at);
+                if let Err(f) = challenge(net, listener, target, c, since, limit) {
                     return fail(f.0, c.describe(), f.1);
                 }
             }
@@ -193,6 +269,7 @@ fn send(
         (Some(c), None) => net.local_addr(c.0)?,
         (None, _) => target.addr,
     };
+    let hand_made = matches!(s.payload, Payload::Raw(_));
     let (id, bytes) = match &s.payload {
         Payload::Raw(b) => (
             u16::from_be_bytes([*b.first().unwrap_or(&0), *b.get(1).unwrap_or(&0)]),
@@ -203,12 +280,15 @@ fn send(
             (id, build(p, id, net.client_addrs()[s.from.0]))
         }
     };
+    let at = Instant::now();
     net.send(s.from.0, to, &bytes)?;
     Ok(Sent {
         client: s.from.0,
         id,
         to,
         bytes,
+        at,
+        hand_made,
     })
 }
 
@@ -294,14 +374,20 @@ pub(crate) fn name_matches(want: &NameSpec, got: &Name<'_>) -> bool {
 pub(crate) fn describe_incoming(i: &Incoming) -> String {
     match Repr::parse_bytes(&i.bytes) {
         Ok(r) => format!("from {}: {}", i.from, r.to_string().trim_end()),
-        Err(e) => format!("from {}: undecodable packet ({e})", i.from),
+        Err(e) => format!(
+            "from {}: {} bytes that do not parse ({e})",
+            i.from,
+            i.bytes.len()
+        ),
     }
 }
 
-/// Waits for the reply an `expect` describes; Err((mismatch, got)).
+/// Waits for the reply an `expect` describes; Err((mismatch, got)). A reply is a datagram
+/// from the address and port the request went to, after it, with its id ([`claim`]); one
+/// that names another name than the request asked, or does not decode, fails the step.
 fn expect(
     net: &Net,
-    target: &Target,
+    listener: &Listener<'_>,
     e: &Expect,
     sent: &Sent,
     retries: u32,
@@ -309,23 +395,30 @@ fn expect(
 ) -> Result<(), (String, String)> {
     let client = e.to.map_or(sent.client, |c| c.0);
     let timeout = e.timeout.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
-    let from_target = |i: &Incoming| i.client == client && i.from.ip() == target.addr.ip();
-    let id_ok = |r: &Repr<'_>| e.any_id || r.id == sent.id;
+    let is_wack = |i: &Incoming| matches!(claim(i, sent, client, e.any_id), Claim::Reply(r) if r.flags.response && r.flags.opcode == Opcode::Wack);
     let mut final_timeout = timeout;
     if let Some(range) = e.wack {
         let deadline = (Instant::now() + timeout).min(limit);
-        let wack = net.take(deadline, |i| {
-            from_target(i)
-                && Repr::parse_bytes(&i.bytes)
-                    .is_ok_and(|r| id_ok(&r) && r.flags.response && r.flags.opcode == Opcode::Wack)
+        let wack = listener.take(deadline, |i| {
+            is_wack(i) || matches!(claim(i, sent, client, e.any_id), Claim::Garbage(_))
         });
         let Some(wack) = wack else {
             return Err((format!("no WACK within {timeout:?}"), "nothing".into()));
         };
-        let ttl = Repr::parse_bytes(&wack.bytes)
-            .ok()
-            .and_then(|r| r.answer)
-            .map_or(0, |a| a.ttl);
+        let r = match claim(&wack, sent, client, e.any_id) {
+            Claim::Reply(r) => r,
+            Claim::Garbage(g) => {
+                return Err((
+                    format!("WACK does not decode: {g}"),
+                    describe_incoming(&wack),
+                ))
+            }
+            Claim::Stray => return Err(("WACK vanished".into(), String::new())),
+        };
+        if let Some(m) = other_name(sent, &r) {
+            return Err((m, describe_incoming(&wack)));
+        }
+        let ttl = r.answer.map_or(0, |a| a.ttl);
         if !range.contains(ttl) {
             return Err((
                 format!("WACK ttl: expected {range}, got {ttl}"),
@@ -338,22 +431,23 @@ fn expect(
     let mut attempts = 0;
     loop {
         let deadline = (Instant::now() + final_timeout).min(limit);
-        let got = net.take(deadline, |i| {
-            from_target(i)
-                && match Repr::parse_bytes(&i.bytes) {
-                    Ok(r) => id_ok(&r) && r.flags.opcode != Opcode::Wack,
-                    // An undecodable reply to our id is still our reply.
-                    Err(_) => i.bytes.get(..2) == Some(&sent.id.to_be_bytes()[..]),
-                }
+        let got = listener.take(deadline, |i| match claim(i, sent, client, e.any_id) {
+            Claim::Reply(r) => r.flags.opcode != Opcode::Wack,
+            // An undecodable reply to our id is still our reply.
+            Claim::Garbage(_) => true,
+            Claim::Stray => false,
         });
         match got {
             Some(i) => {
-                return match Repr::parse_bytes(&i.bytes) {
-                    Ok(r) => check(e, &r).map_err(|m| (m, describe_incoming(&i))),
-                    Err(err) => Err((
-                        format!("reply does not decode: {err}"),
-                        describe_incoming(&i),
-                    )),
+                return match claim(&i, sent, client, e.any_id) {
+                    Claim::Reply(r) => match other_name(sent, &r) {
+                        Some(m) => Err((m, describe_incoming(&i))),
+                        None => check(e, &r).map_err(|m| (m, describe_incoming(&i))),
+                    },
+                    Claim::Garbage(g) => {
+                        Err((format!("reply does not decode: {g}"), describe_incoming(&i)))
+                    }
+                    Claim::Stray => Err(("reply vanished".into(), String::new())),
                 }
             }
             None if attempts < retries && Instant::now() < limit => {
@@ -375,15 +469,21 @@ fn expect(
     }
 }
 
+/// Waits for the target's challenge query (a request from the target's address, any port:
+/// servers challenge from their NBNS port or another one) that arrived after `since`, and
+/// answers it as the step says.
 fn challenge(
     net: &Net,
+    listener: &Listener<'_>,
     target: &Target,
     c: &Challenge,
+    since: Instant,
     limit: Instant,
 ) -> Result<(), (String, String)> {
     let deadline = (Instant::now() + c.timeout).min(limit);
-    let query = net.take(deadline, |i| {
+    let query = listener.take(deadline, |i| {
         i.client == c.to.0
+            && i.at >= since
             && i.from.ip() == target.addr.ip()
             && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
                 !r.flags.response

@@ -129,6 +129,9 @@ pub fn run(opts: &RunArgs) -> i32 {
             .join(",")
     );
     let quiet = opts.quiet;
+    // Steps see only the packets of their own script, from the time it runs: strays
+    // (junk, late answers, other scripts' traffic) are dropped, not kept for later steps.
+    net.drop_unclaimed();
     let start = Instant::now();
     // A progress counter on a terminal; indicatif draws nothing when standard
     // error is not one (CI), where the lines a script are all there is.
@@ -137,7 +140,7 @@ pub fn run(opts: &RunArgs) -> i32 {
         ProgressStyle::with_template("[{pos}/{len}] {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut outcomes = suite::run(
+    let outcomes = suite::run(
         &net,
         &target,
         &scripts,
@@ -160,6 +163,17 @@ pub fn run(opts: &RunArgs) -> i32 {
     );
     progress.finish_and_clear();
     drop(embedded);
+    let mut outcomes = match outcomes {
+        Ok(o) => o,
+        Err(unreachable) => {
+            eprintln!("error: {unreachable} ({label} sent nothing to {} at all: is it running, is the address and port right, does a firewall drop the packets?)", clients
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","));
+            return 2;
+        }
+    };
 
     report::finish(
         report::Finish {

@@ -10,9 +10,33 @@ use crate::strict;
 use crate::verdict::{Outcome, Verdict};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A run is given up as `target unreachable` when, after this many scripts (or all of them,
+/// if fewer) or [`UNREACHABLE_AFTER`], not one datagram came from the target's address and
+/// not one script passed.
+pub const UNREACHABLE_SCRIPTS: usize = 8;
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(10);
+
+/// Why a run stopped before its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreachable {
+    pub scripts: usize,
+    pub after: Duration,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "target unreachable: not one datagram from it in {} script(s), {:.1}s; the run was stopped",
+            self.scripts,
+            self.after.as_secs_f64()
+        )
+    }
+}
 
 /// A short token unique to this run, so names never collide with a
 /// previous run's records still held by the target.
@@ -77,7 +101,8 @@ pub fn instantiate_all(
 /// Runs the scripts with `jobs` worker threads, each script's exchange held against the
 /// strict layout check as well (a script that passes with a broken packet becomes a
 /// `violation`); `on_done` sees each outcome
-/// as it completes (for progress output). Results come back in script order.
+/// as it completes (for progress output). Results come back in script order. A target from
+/// which nothing at all arrives stops the run early ([`Unreachable`]).
 pub fn run(
     net: &Net,
     target: &Target,
@@ -85,13 +110,23 @@ pub fn run(
     ready: &[Instantiated],
     jobs: usize,
     on_done: &(dyn Fn(&Outcome, usize, usize) + Sync),
-) -> Vec<Outcome> {
+) -> Result<Vec<Outcome>, Unreachable> {
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
+    let passed = AtomicBool::new(false);
+    let unreachable: Mutex<Option<Unreachable>> = Mutex::new(None);
+    let run_start = Instant::now();
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; scripts.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, 64) {
             scope.spawn(|| loop {
+                if unreachable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
+                {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let (Some(script), Some(inst)) = (scripts.get(i), ready.get(i)) else {
                     break;
@@ -99,8 +134,19 @@ pub fn run(
                 let start = Instant::now();
                 let (verdict, sent) = runner::run_traced(net, target, inst);
                 let duration = start.elapsed();
-                let violations =
-                    strict::traffic::check(target.addr, &sent, &net.received_since(start));
+                // The target's answers come from its address and port; its requests
+                // (challenges) from its address. Anything else from its address (junk from
+                // another port) is no part of the exchange.
+                let received: Vec<_> = net
+                    .received_since(start)
+                    .into_iter()
+                    .filter(|i| {
+                        i.from == target.addr
+                            || i.from.ip() != target.addr.ip()
+                            || i.bytes.get(2).is_some_and(|f| f & 0x80 == 0)
+                    })
+                    .collect();
+                let violations = strict::traffic::check(target.addr, &sent, &received);
                 let verdict = match (verdict, violations.first()) {
                     (Verdict::Pass, Some(v)) => Verdict::Violation(v.clone()),
                     (verdict, _) => verdict,
@@ -113,16 +159,40 @@ pub fn run(
                     known: None,
                     violations,
                 };
+                if outcome.verdict == Verdict::Pass {
+                    passed.store(true, Ordering::Relaxed);
+                }
                 let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                {
+                    let mut stop = unreachable.lock().unwrap_or_else(|p| p.into_inner());
+                    if stop.is_some() {
+                        break; // the run was given up while this script ran
+                    }
+                    let after = run_start.elapsed();
+                    if !passed.load(Ordering::Relaxed)
+                        && !net.heard_from(target.addr.ip())
+                        && (done >= UNREACHABLE_SCRIPTS.min(scripts.len())
+                            || after >= UNREACHABLE_AFTER)
+                    {
+                        *stop = Some(Unreachable {
+                            scripts: done,
+                            after,
+                        });
+                        net.abort();
+                    }
+                }
                 on_done(&outcome, done, scripts.len());
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
             });
         }
     });
-    results
+    if let Some(u) = unreachable.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(u);
+    }
+    Ok(results
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
         .flatten()
-        .collect()
+        .collect())
 }
