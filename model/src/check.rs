@@ -1,11 +1,13 @@
 //! Running the checker on a scenario: progress lines, summary, counterexample traces.
 
-use crate::scenarios::{self, Scenario, SCENARIOS};
+use crate::scenarios::{self, Config, Scenario, SCENARIOS};
 use crate::trace;
-use crate::world::{Action, State, World};
+use crate::world::{self, Action, Net, Prop, State, World};
 use crate::{Bug, Bugs};
-use stateright::{Checker, CheckerBuilder, Expectation, HasDiscoveries, Model};
+use stateright::{Checker, CheckerBuilder, Expectation, HasDiscoveries, Model, UniformChooser};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Search order.
@@ -30,8 +32,12 @@ pub struct Options {
     pub depth: Option<usize>,
     /// Symmetry reduction (DFS).
     pub symmetry: bool,
-    /// The bigger configuration.
-    pub large: bool,
+    /// The configuration: CI or `--large`, chosen sizes, network semantics.
+    pub config: Config,
+    /// Random simulation for this long instead of an exhaustive check.
+    pub simulate: Option<Duration>,
+    /// The simulation's seed (None: from the clock).
+    pub seed: Option<u64>,
     /// Print progress lines.
     pub progress: bool,
     /// Print counterexample traces.
@@ -46,7 +52,9 @@ impl Default for Options {
             search: Search::Bfs,
             depth: None,
             symmetry: false,
-            large: false,
+            config: Config::new(false),
+            simulate: None,
+            seed: None,
             progress: true,
             traces: true,
         }
@@ -107,15 +115,174 @@ fn run<C: Checker<World>>(c: C, opts: &Options, label: &str) -> (C, Duration) {
     (c, start.elapsed())
 }
 
-/// Checks one scenario, prints a summary (and the counterexample traces).
+/// The network semantics in words, e.g. `network: delays on (early timers <= 2), duplicates
+/// <= 1, losses <= 1`.
+pub fn network_line(w: &World) -> String {
+    let Net {
+        delay,
+        max_late,
+        max_dups,
+    } = w.net;
+    if delay {
+        let late = if max_late == u8::MAX {
+            "early timers unbounded".to_string()
+        } else {
+            format!("early timers <= {max_late}")
+        };
+        format!(
+            "network: delays on ({late}), duplicates <= {max_dups}, losses <= {}",
+            w.max_drops
+        )
+    } else {
+        format!(
+            "network: delays off (timers fire only once nothing awaited is in flight), duplicates <= 0, losses <= {}",
+            w.max_drops
+        )
+    }
+}
+
+/// Checks one scenario, prints a summary (and the counterexample traces). An invalid
+/// configuration (a dimension the scenario does not take) is reported as an error.
 pub fn check_one(sc: &Scenario, opts: &Options) -> Report {
-    let w = sc.build(opts.bugs, opts.large);
-    let label = format!("{} bugs={}", sc.name, opts.bugs);
+    let w = match sc.configure(opts.bugs, &opts.config) {
+        Ok(w) => w,
+        Err(e) => panic!("{e}"),
+    };
+    println!("{}", network_line(&w));
+    let mut label = format!("{} bugs={}", sc.name, opts.bugs);
+    for (d, v) in opts.config.sizes.chosen() {
+        label.push_str(&format!(" {} {v}", d.flag()));
+    }
+    if let Some(secs) = opts.simulate {
+        return simulate(&w, secs, opts, &label);
+    }
     let b = builder(w.clone(), opts);
     match opts.search {
         Search::Bfs => finish(&w, run(b.spawn_bfs(), opts, &label), opts, &label),
         Search::Dfs => finish(&w, run(b.spawn_dfs(), opts, &label), opts, &label),
     }
+}
+
+/// A seed from the clock.
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64 % 1_000_000_000)
+}
+
+/// stateright's random simulation for `secs`: one simulation checker per thread, thread `t`
+/// seeded with `seed + t` (a single-threaded simulation from one seed is deterministic, so
+/// the seed that found a counterexample replays it: `--simulate S --seed N`, thread 0 runs
+/// seed N). The first counterexample stops the others.
+fn simulate(w: &World, secs: Duration, opts: &Options, label: &str) -> Report {
+    let seed = opts.seed.unwrap_or_else(clock_seed);
+    println!(
+        "simulation: {:.0}s, {} thread(s), seed {seed} (thread t runs seed {seed}+t)",
+        secs.as_secs_f64(),
+        opts.threads
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = w.clone();
+    w.stop = Some(stop.clone());
+    let start = Instant::now();
+    let checkers: Vec<_> = (0..opts.threads as u64)
+        .map(|t| {
+            let mut b = w.clone().checker().threads(1).timeout(secs);
+            if let Some(d) = opts.depth {
+                b = b.target_max_depth(d);
+            }
+            b.finish_when(HasDiscoveries::AnyFailures)
+                .spawn_simulation(seed + t, UniformChooser)
+        })
+        .collect();
+    let mut winner: Option<usize> = None;
+    let mut last = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        if winner.is_none() {
+            winner = checkers
+                .iter()
+                .position(|c| c.is_done() && c.discoveries().keys().any(|k| failing(&w, k)));
+            if winner.is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if checkers.iter().all(|c| c.is_done()) {
+            break;
+        }
+        if opts.progress && last.elapsed() >= Duration::from_secs(1) {
+            last = Instant::now();
+            let n: usize = checkers.iter().map(|c| c.state_count()).sum();
+            eprintln!(
+                "  [{label}] {:.0}s: simulated states {n}",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let elapsed = start.elapsed();
+    let states: usize = checkers.iter().map(|c| c.state_count()).sum();
+    let depth = checkers.iter().map(|c| c.max_depth()).max().unwrap_or(0);
+    println!(
+        "{label}: simulated states {states}, depth {depth}, {:.2}s, {:.0} states/s",
+        elapsed.as_secs_f64(),
+        states as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    let mut r = Report {
+        holds: true,
+        states,
+        unique: 0,
+        depth,
+        elapsed,
+        failed: Vec::new(),
+        unreached: Vec::new(),
+    };
+    let Some(t) = winner else {
+        // Sometimes-examples seen on any run.
+        for p in w.properties() {
+            let kind = format!("{:?}", p.expectation).to_lowercase();
+            let seen = checkers.iter().any(|c| c.discovery(p.name).is_some());
+            let status = match (&p.expectation, seen) {
+                (Expectation::Sometimes, true) => "ok",
+                (Expectation::Sometimes, false) => "not seen",
+                _ => "no counterexample",
+            };
+            println!("  {status:<17} {kind:<10} {}", p.name);
+        }
+        println!("no counterexample in the simulated runs (a simulation proves nothing)");
+        return r;
+    };
+    let found = seed + t as u64;
+    let c = &checkers[t];
+    for p in w.properties() {
+        let kind = format!("{:?}", p.expectation).to_lowercase();
+        match (&p.expectation, c.discovery(p.name)) {
+            (Expectation::Sometimes, _) => {}
+            (_, None) => println!("  no counterexample {kind:<10} {}", p.name),
+            (_, Some(path)) => {
+                println!("  FAILED            {kind:<10} {}", p.name);
+                r.failed.push(p.name);
+                if opts.traces {
+                    println!(
+                        "\nCounterexample to \"{}\" ({label}), found by the simulation from seed {found}:",
+                        p.name
+                    );
+                    println!(
+                        "   (replay: nbns-model check {} --simulate {:.0} --seed {found} ...)",
+                        w.name,
+                        secs.as_secs_f64()
+                    );
+                    for b in w.bugs.iter() {
+                        println!("   (KB {b}: {})", b.title());
+                    }
+                    print!("{}", trace::render(&w, &path.into_vec()));
+                    println!();
+                }
+            }
+        }
+    }
+    println!("counterexample seed: {found}");
+    r.holds = r.failed.is_empty();
+    r
 }
 
 fn finish<C: Checker<World>>(
@@ -162,7 +329,7 @@ fn finish<C: Checker<World>>(
                 if opts.traces {
                     // Stateright keeps the last path on which a property failed; a plain BFS
                     // finds the shortest one, which reads best.
-                    let path = shortest_counterexample(w, p.condition, opts.depth)
+                    let path = shortest_counterexample_to(w, &p, opts.depth)
                         .unwrap_or_else(|| path.clone().into_vec());
                     println!("\nCounterexample to \"{}\" ({}):", p.name, label);
                     for b in w.bugs.iter() {
@@ -180,10 +347,36 @@ fn finish<C: Checker<World>>(
     r
 }
 
+/// The shortest counterexample to a property: for `always`, the shortest path to a state
+/// where its condition is false; for `eventually`, the shortest path to a terminal state
+/// (no step left) where it is false.
+pub fn shortest_counterexample_to(
+    w: &World,
+    p: &Prop,
+    depth: Option<usize>,
+) -> Option<Vec<(State, Option<Action>)>> {
+    let cond = p.condition;
+    match p.expectation {
+        Expectation::Eventually => {
+            shortest_path_to(w, |w, s| !cond(w, s) && world::terminal(w, s), depth)
+        }
+        _ => shortest_path_to(w, |w, s| !cond(w, s), depth),
+    }
+}
+
 /// Breadth-first search for the shortest path to a state where `condition` is false.
 pub fn shortest_counterexample(
     w: &World,
     condition: fn(&World, &State) -> bool,
+    depth: Option<usize>,
+) -> Option<Vec<(State, Option<Action>)>> {
+    shortest_path_to(w, |w, s| !condition(w, s), depth)
+}
+
+/// Breadth-first search for the shortest path to a state where `bad` holds.
+pub fn shortest_path_to(
+    w: &World,
+    bad: impl Fn(&World, &State) -> bool,
     depth: Option<usize>,
 ) -> Option<Vec<(State, Option<Action>)>> {
     let mut seen: HashMap<State, usize> = HashMap::new();
@@ -199,7 +392,7 @@ pub fn shortest_counterexample(
     }
     let mut acts = Vec::new();
     while let Some(i) = queue.pop_front() {
-        if !condition(w, &nodes[i].0) {
+        if bad(w, &nodes[i].0) {
             let mut path = vec![(nodes[i].0.clone(), None)];
             let mut at = i;
             while let Some((parent, a)) = nodes[at].1.clone() {
@@ -283,7 +476,8 @@ pub fn check_all(opts: &Options) -> bool {
 }
 
 /// Serves stateright's Explorer for a scenario (blocks).
-pub fn explore(sc: &Scenario, bugs: Bugs, large: bool, addr: &str) {
-    let w = sc.build(bugs, large);
+pub fn explore(sc: &Scenario, bugs: Bugs, config: &Config, addr: &str) -> Result<(), String> {
+    let w = sc.configure(bugs, config)?;
     w.checker().serve(addr);
+    Ok(())
 }

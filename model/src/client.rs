@@ -519,8 +519,11 @@ impl<N: NameKey, A: Addr> Client<N, A> {
             return true;
         }
         let (kind, stage) = (op.kind, op.stage);
-        if stage == Stage::Primary && kind != OpKind::Query {
-            // The primary does not answer: later transactions go straight to the backup.
+        if stage == Stage::Primary && kind != OpKind::Query && self.servers[1].is_some() {
+            // The primary does not answer: later transactions go straight to the backup. Only
+            // when there is one: a client without a backup that skipped its primary would
+            // never send again (a late answer, seen in the model's delay mode, made a P-node
+            // drop its release).
             self.use_backup = true;
         }
         match self.stage_from(cfg, kind, Some(stage)) {
@@ -602,7 +605,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                 rcode,
                 addrs,
                 ..
-            } => self.on_response(cfg, now, from, rop, name, rcode, addrs, out),
+            } => self.on_response(cfg, now, from, nic, rop, name, rcode, addrs, out),
             Packet::Wack { name, ttl, .. } => {
                 if let Some(op) = self.op.as_mut().filter(|o| {
                     o.name == name && matches!(o.kind, OpKind::Register | OpKind::Refresh)
@@ -697,6 +700,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         cfg: &ClientConfig<A>,
         now: Time,
         from: A,
+        nic: A,
         rop: Opcode,
         name: N,
         rcode: Rcode,
@@ -706,6 +710,12 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         let Some(op) = self.op.as_ref().filter(|o| o.name == name) else {
             return; // a late or duplicate answer
         };
+        if op.kind != OpKind::Query && cfg.nics[op.nic as usize] != nic {
+            // The answer to another NIC's transaction for this name (a late or duplicated
+            // answer on a multihomed host; a real client tells them apart by transaction id,
+            // which a retransmission keeps): not this transaction's.
+            return;
+        }
         let matches = match op.kind {
             OpKind::Register => {
                 matches!(rop, Opcode::Registration | Opcode::MultihomedRegistration)
@@ -736,6 +746,11 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                         e.server = None;
                         out.push(ClientOut::Event(Event::Conflict { name, by: from }));
                     }
+                }
+                if rcode == Rcode::Ok && Some(from) == self.servers[0] && self.use_backup {
+                    // The primary's late positive answer after a failover: it is alive, so
+                    // later transactions try it first again.
+                    self.use_backup = false;
                 }
                 if rcode == Rcode::Ok && op.stage == Stage::Backup && Some(from) == self.servers[1]
                 {

@@ -119,6 +119,12 @@ pub fn action(w: &World, a: &Action) -> String {
             w.node_label(m.dst),
             packet(w, m)
         ),
+        Action::Duplicate(m) => format!(
+            "DUPLICATED {} -> {}: {} (a second copy is in flight)",
+            w.node_label(m.src),
+            w.node_label(m.dst),
+            packet(w, m)
+        ),
         Action::ClientTimeout(c) => format!("{}: no answer, retransmission timer fires", client(c)),
         Action::ChallengeTimeout(i, n) => format!(
             "{}: challenged holder of {} did not answer in time",
@@ -275,6 +281,11 @@ pub fn changes(w: &World, a: &State, b: &State) -> Vec<String> {
     }
     for (c, (ca, cb)) in a.clients.iter().zip(&b.clients).enumerate() {
         client_changes(w, c, ca, cb, &mut out);
+    }
+    if b.env.late > a.env.late {
+        out.push(
+            "(the timer fired while what it waits for was still on its way: delay mode)".into(),
+        );
     }
     if b.env.start_failed && !a.env.start_failed {
         out.push("the application cannot add its name: it is still in the local name table".into());

@@ -40,9 +40,42 @@ pub struct Msg {
 }
 
 /// Most servers a scenario has.
-pub const MAX_SERVERS: usize = 3;
+pub const MAX_SERVERS: usize = 4;
 /// Most clients a scenario has.
-pub const MAX_CLIENTS: usize = 2;
+pub const MAX_CLIENTS: usize = 4;
+
+/// How the network and the timers behave (part of the model's configuration, not its state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Net {
+    /// Delay mode: a timer may fire while what it waits for is still in flight (at most
+    /// `max_late` times a run); `false` is the original semantics (a timer fires only once
+    /// nothing the waiting party expects can still arrive).
+    pub delay: bool,
+    /// Most timers that fire early (while an awaited message is in flight or, for a client,
+    /// while the server still challenges for it) in one run (delay mode).
+    pub max_late: u8,
+    /// Most datagrams the network duplicates in one run (delay mode).
+    pub max_dups: u8,
+}
+
+impl Net {
+    /// Today's semantics before delay mode: timers only once nothing awaited can arrive, no
+    /// duplicates.
+    pub const NO_DELAY: Net = Net {
+        delay: false,
+        max_late: 0,
+        max_dups: 0,
+    };
+
+    /// Delay mode with `max_late` early timers and `max_dups` duplicates a run.
+    pub fn delays(max_late: u8, max_dups: u8) -> Net {
+        Net {
+            delay: true,
+            max_late,
+            max_dups,
+        }
+    }
+}
 
 /// A list of at most `K` items kept inline (no allocation; a clone copies the slots).
 #[derive(Clone)]
@@ -299,6 +332,16 @@ pub struct Env {
     pub crashes: u8,
     /// Messages lost so far.
     pub drops: u8,
+    /// Timers that fired early so far (delay mode).
+    pub late: u8,
+    /// Messages duplicated so far (delay mode).
+    pub dups: u8,
+    /// Challenge: bitmask of hosts a challenge was decided against while its query or their
+    /// answer was still on its way (delay mode); cleared when the host's app starts again.
+    pub raced: u8,
+    /// mhomed-release: a registration the host sent reached a server while the host was not
+    /// waiting for it (a late or duplicated request: delay mode).
+    pub stale_reg: bool,
     /// Replication scenario: the host has moved to its new addresses.
     pub moved: bool,
     /// The peer's resolved address for the app's name.
@@ -335,6 +378,8 @@ pub enum Action {
     Deliver(Msg),
     /// A message is lost.
     Drop(Msg),
+    /// The network duplicates a message (delay mode): two copies are in flight.
+    Duplicate(Msg),
     /// A client's retransmission timer fires.
     ClientTimeout(u8),
     /// A server gives up waiting for challenge answers for a name.
@@ -390,6 +435,8 @@ pub struct World {
     pub init_up: Vec<u8>,
     /// Most messages the network may lose.
     pub max_drops: u8,
+    /// Network and timer semantics.
+    pub net: Net,
     /// Most server crashes.
     pub max_crashes: u8,
     /// Most app starts per client.
@@ -398,6 +445,8 @@ pub struct World {
     pub statics: Vec<(u8, Name, Vec<Ip>)>,
     /// Names and their labels.
     pub name_labels: Vec<(Name, &'static str)>,
+    /// Set by a simulation run to stop its siblings (no state is within bounds once set).
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl World {
@@ -564,6 +613,7 @@ impl World {
 
     fn start_app(&self, s: &mut State, c: usize, n: Name) {
         let mut out = Vec::new();
+        s.env.raced &= !(1 << c);
         s.env.starts[c] += 1;
         s.env.running |= 1 << c;
         if s.clients[c]
@@ -586,6 +636,17 @@ impl World {
             || s.servers.iter().enumerate().any(|(i, sv)| {
                 self.server_up(s, i) && sv.pending.iter().any(|p| nics.contains(&p.requester))
             })
+    }
+
+    /// A live server is challenging for one of client `c`'s registrations. Its WACK promised
+    /// an answer within the WACK TTL (60 s), longer than the challenge wait (3 s): the server's
+    /// challenge timer always fires before a WACKed client's timer, so the client's does not
+    /// race it even in delay mode (the final answer may still be late in flight).
+    fn challenged_for(&self, s: &State, c: usize) -> bool {
+        let nics = &self.ccfg[c].nics;
+        s.servers.iter().enumerate().any(|(i, sv)| {
+            self.server_up(s, i) && sv.pending.iter().any(|p| nics.contains(&p.requester))
+        })
     }
 
     fn answers_pending(&self, s: &State, i: usize, n: Name) -> bool {
@@ -654,10 +715,30 @@ impl World {
             if s.env.drops < self.max_drops {
                 acts.push(Action::Drop(m.clone()));
             }
+            // Only UDP datagrams are duplicated (name service on 137, datagrams on 138); a
+            // session is TCP, whose requests arrive once.
+            if self.net.delay
+                && s.env.dups < self.net.max_dups
+                && !matches!(
+                    m.packet,
+                    Packet::SessionOpen { .. } | Packet::SessionClose { .. }
+                )
+            {
+                acts.push(Action::Duplicate(m.clone()));
+            }
         }
         // Timers.
+        let may_be_late = self.net.delay && s.env.late < self.net.max_late;
         for (c, cl) in s.clients.iter().enumerate() {
-            if self.client_alive(s, c) && cl.op.is_some() && !self.awaiting_answer(s, c) {
+            let Some(op) = cl.op.as_ref() else {
+                continue;
+            };
+            if !self.client_alive(s, c) {
+                continue;
+            }
+            if !self.awaiting_answer(s, c)
+                || (may_be_late && !(op.wacked && self.challenged_for(s, c)))
+            {
                 acts.push(Action::ClientTimeout(c as u8));
             }
         }
@@ -666,7 +747,7 @@ impl World {
                 continue;
             }
             for p in &sv.pending {
-                if !self.answers_pending(s, i, p.name) {
+                if may_be_late || !self.answers_pending(s, i, p.name) {
                     acts.push(Action::ChallengeTimeout(i as u8, p.name));
                 }
             }
@@ -804,6 +885,23 @@ impl World {
                 let k = s.net.binary_search(&m).ok()?;
                 s.net.remove(k);
                 if let Some(i) = self.server_index(m.dst) {
+                    if self.kind == ScenarioKind::MhomedRelease
+                        && matches!(m.packet, Packet::Register { .. })
+                    {
+                        if let Some(c) = self.client_of(m.src) {
+                            // Stale: the host is not (or no longer) waiting for this
+                            // registration from this NIC.
+                            let nic = self.ccfg[c].nics.iter().position(|a| *a == m.src);
+                            let waiting = s.clients[c].op.as_ref().is_some_and(|o| {
+                                o.kind == crate::client::OpKind::Register
+                                    && Some(o.nic as usize) == nic
+                                    && m.packet.name() == &o.name
+                            });
+                            if !waiting {
+                                s.env.stale_reg = true;
+                            }
+                        }
+                    }
                     let mut out = Vec::new();
                     let since = s.servers[i].next_version;
                     s.servers[i]
@@ -822,14 +920,35 @@ impl World {
                 s.net.remove(k);
                 s.env.drops += 1;
             }
+            Action::Duplicate(m) => {
+                s.net.binary_search(&m).ok()?;
+                s.env.dups += 1;
+                let at = s.net.binary_search(&m).unwrap_or_else(|e| e);
+                s.net.insert(at, m);
+            }
             Action::ClientTimeout(c) => {
                 let c = c as usize;
+                if self.awaiting_answer(last, c) {
+                    s.env.late += 1;
+                }
                 let mut out = Vec::new();
                 s.clients[c].update(|x| x.timeout(&self.ccfg[c], NOW, &mut out));
                 self.client_outputs(&mut s, c, out);
             }
             Action::ChallengeTimeout(i, n) => {
                 let i = i as usize;
+                if self.answers_pending(last, i, n) {
+                    s.env.late += 1;
+                    if self.kind == ScenarioKind::Challenge {
+                        if let Some(p) = last.servers[i].pending_for(&n) {
+                            for a in &p.waiting {
+                                if let Some(c) = self.client_of(*a) {
+                                    s.env.raced |= 1 << c;
+                                }
+                            }
+                        }
+                    }
+                }
                 let mut out = Vec::new();
                 let since = s.servers[i].next_version;
                 s.servers[i].update(|x| x.challenge_timeout(&self.scfg, NOW, &n, &mut out));
@@ -1043,12 +1162,29 @@ pub fn versions_increase(w: &World, s: &State) -> bool {
     })
 }
 
-/// Q153073: once the client is done (nothing in flight, no refresh due) and a server is up,
-/// every name it asked for is registered, with a live server that holds its address.
+/// A state with no successor: every path of an acyclic model ends in one.
+pub fn terminal(w: &World, s: &State) -> bool {
+    let mut acts = Vec::new();
+    w.enabled_actions(s, &mut acts);
+    acts.into_iter().all(|a| w.step(s, a).is_none())
+}
+
+/// Q153073, a progress promise (`eventually`): every run ends in a state (no step left) where,
+/// unless every server is down, every name the client asked for is registered, with a live
+/// server that holds its address. True only at such terminal states, so that stateright's
+/// `eventually` check, which remembers only whether the condition held somewhere on the first
+/// path into a state, is sound at joins (see model/README.md, Liveness).
 pub fn every_name_registered_on_live_server(w: &World, s: &State) -> bool {
-    if s.env.up == 0 || !w.quiet(s) {
-        return true;
+    if !w.quiet(s) {
+        return false;
     }
+    let ok = s.env.up == 0 || every_name_registered_now(w, s);
+    ok && terminal(w, s)
+}
+
+/// The state part of [`every_name_registered_on_live_server`]: every wanted name registered
+/// with a live server listing the client's address (or a refresh is still due).
+pub fn every_name_registered_now(w: &World, s: &State) -> bool {
     s.clients.iter().enumerate().all(|(c, cl)| {
         let dead_holder = cl.names.iter().any(|e| {
             e.state == EntryState::Registered
@@ -1087,6 +1223,10 @@ pub fn failover_happens(w: &World, s: &State) -> bool {
 
 /// No two different hosts both hold one unique name as registered with the same server, and a
 /// host that holds a name with a server has its address in that server's active record.
+/// Restated for delay mode: a host the server's challenge timer decided against while the
+/// query or its answer was still on its way ([`Env::raced`]) may still believe it holds the
+/// name (RFC 1002 leaves it so until its next refresh, which the server treats as a
+/// registration and challenges); such a host does not count.
 pub fn no_two_hosts_hold_unique_name(w: &World, s: &State) -> bool {
     for (i, sv) in s.servers.iter().enumerate() {
         if !w.server_up(s, i) {
@@ -1099,6 +1239,7 @@ pub fn no_two_hosts_hold_unique_name(w: &World, s: &State) -> bool {
                 .enumerate()
                 .filter(|(c, cl)| {
                     w.client_alive(s, *c)
+                        && s.env.raced & (1 << c) == 0
                         && cl.entry(&n).is_some_and(|e| {
                             !e.group && e.state == EntryState::Registered && e.server == Some(sv.me)
                         })
@@ -1132,8 +1273,9 @@ pub fn name_is_challenged(_w: &World, s: &State) -> bool {
 pub fn newcomer_takes_over(w: &World, s: &State) -> bool {
     // Either host may be the newcomer (symmetric, so symmetry reduction keeps it visible).
     let n = w.wants[0][0];
-    (0..2).any(|c| {
-        s.env.starts[1 - c] > 0
+    let k = s.clients.len();
+    (0..k).any(|c| {
+        (0..k).any(|d| d != c && s.env.starts[d] > 0)
             && s.clients[c]
                 .entry(&n)
                 .is_some_and(|e| e.state == EntryState::Registered && e.server.is_some())
@@ -1177,7 +1319,12 @@ pub fn released_mhomed_name_leaves_no_address(w: &World, s: &State) -> bool {
         .net
         .iter()
         .any(|m| w.ccfg[0].nics.contains(&m.src) && matches!(m.packet, Packet::Release { .. }));
-    if !released || release_in_flight {
+    if !released || release_in_flight || s.env.stale_reg {
+        // A registration that reaches the server when the host no longer waits for it (a
+        // duplicate, or a request delayed past its transaction) is acted on like a new one:
+        // it can challenge the host's other NIC and cross the release, and re-add an address.
+        // The server cannot tell it from a new one; the record lapses at its TTL (the host
+        // never refreshes it). Not the KB's defect, which needs no stale request.
         return true;
     }
     s.servers.iter().all(|sv| {
@@ -1218,16 +1365,22 @@ pub fn static_gives_way(w: &World, s: &State) -> bool {
         .is_some_and(|r| !r.is_static && r.addrs[..] == w.ccfg[0].nics[..])
 }
 
-/// Q135277: when nothing is in flight and no pull has anything new, every server that pulls
-/// (directly or through partners) from the owner of the newest registration holds exactly that
-/// record.
+/// Q135277, a progress promise (`eventually`): every run ends in a state (no step left) where
+/// every server that pulls (directly or through partners) from the owner of the newest
+/// registration holds exactly that record. True only at terminal states (see
+/// [`every_name_registered_on_live_server`] for why).
 pub fn partners_converge_on_newest(w: &World, s: &State) -> bool {
+    if !w.quiet(s) || w.pull_pending(s) {
+        return false;
+    }
+    partners_hold_newest(w, s) && terminal(w, s)
+}
+
+/// The state part of [`partners_converge_on_newest`].
+pub fn partners_hold_newest(w: &World, s: &State) -> bool {
     let Some((n, owner, version)) = s.env.latest else {
         return true;
     };
-    if !w.quiet(s) || w.pull_pending(s) {
-        return true;
-    }
     let Some(oi) = w.server_index(owner) else {
         return true;
     };
@@ -1268,7 +1421,7 @@ pub fn moved_host_replicated(w: &World, s: &State) -> bool {
         && s.servers[1]
             .active(&n)
             .is_some_and(|r| r.owner == w.server_ips[1])
-        && s.servers[2]
+        && s.servers[s.servers.len() - 1]
             .record(&n)
             .is_some_and(|r| r.owner == w.server_ips[1])
 }
