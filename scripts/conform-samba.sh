@@ -4,6 +4,8 @@
 #
 # Usage: scripts/conform-samba.sh nmbd|addc [nbns-conform run options...]
 #   NBNS_CONFORM   the nbns-conform binary (default: target/release/nbns-conform)
+#   NBNS_EXPECT    the expectations file (default: conformance/expect/<kind>.expect)
+#   NBNS_REPORT    the reports' base name (default: <kind>)
 # Reports go to target/conformance/<kind>.{junit.xml,json}. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ ip netns exec "$ns" "$bin" run \
     --target "$SAMBA_SERVER_IP:$SAMBA_NBT_PORT" \
     --target-name "$SAMBA_NETBIOS_NAME" \
     "${clients[@]}" \
-    --expect "conformance/expect/$kind.expect" \
-    --junit "$out/$kind.junit.xml" \
-    --json "$out/$kind.json" \
+    --expect "${NBNS_EXPECT:-conformance/expect/$kind.expect}" \
+    --junit "$out/${NBNS_REPORT:-$kind}.junit.xml" \
+    --json "$out/${NBNS_REPORT:-$kind}.json" \
     "$@"

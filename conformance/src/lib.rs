@@ -11,6 +11,7 @@
 
 pub mod capture;
 pub mod commands;
+pub mod generate;
 pub mod net;
 pub mod roles;
 pub mod script;

@@ -48,6 +48,9 @@ enum Command {
     /// every answer the model would not give (passive conformance).
     #[command(after_help = VALIDATE_AFTER_HELP)]
     Validate(commands::validate::ValidateArgs),
+    /// Explore the model's WINS server from an empty database and write one script per
+    /// distinct path (the model's answers as `expect` lines).
+    Generate(commands::generate::GenerateArgs),
 }
 
 const DIFF_AFTER_HELP: &str = "\
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
         Command::Coverage(args) => commands::coverage::main(&args),
         Command::Diff(args) => commands::diff::main(&args),
         Command::Validate(args) => commands::validate::main(&args),
+        Command::Generate(args) => commands::generate::main(&args),
     };
     ExitCode::from(code as u8)
 }
