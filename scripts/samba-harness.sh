@@ -306,8 +306,19 @@ _samba_pidfile() {
     return 1
 }
 
+# _samba_names_active NS WORKDIR - the AD DC answers queries for its name a few
+# seconds before it has registered (and so defends) its own names; its node
+# status lists them <ACTIVE> from then on. nmbd: always true.
+_samba_names_active() {
+    local ns="$1" wd="$2"
+    [[ "${SAMBA_KIND:-}" != addc ]] && return 0
+    timeout 5 ip netns exec "$ns" nmblookup -s "$wd/client.conf" -A "$SAMBA_SERVER_IP" \
+        2>/dev/null | grep -Eq "^[[:space:]]*$SAMBA_NETBIOS_NAME[[:space:]]+<00>.*<ACTIVE>"
+}
+
 # samba_wait_ready NS WORKDIR TIMEOUT - poll with nmblookup until the server
-# answers a unicast query for its own <00> name.
+# answers a unicast query for its own <00> name and (AD DC) its own names are
+# registered.
 samba_wait_ready() {
     local ns="$1" wd="$2" limit="$3" deadline out
     deadline=$((SECONDS + limit))
@@ -319,7 +330,7 @@ samba_wait_ready() {
         fi
         if out="$(timeout 5 ip netns exec "$ns" nmblookup -s "$wd/client.conf" \
             -U "$SAMBA_SERVER_IP" "$SAMBA_NETBIOS_NAME#00" 2>/dev/null)" &&
-            grep -q "$SAMBA_SERVER_IP " <<<"$out"; then
+            grep -q "$SAMBA_SERVER_IP " <<<"$out" && _samba_names_active "$ns" "$wd"; then
             return 0
         fi
         sleep 0.3
