@@ -63,12 +63,36 @@ clients=()
 for ip in $SAMBA_CLIENT_IPS; do clients+=(--client-addr "$ip"); done
 partner_args=()
 for ip in "${partners[@]}"; do partner_args+=(--partner-addr "$ip"); done
-ip netns exec "$ns" timeout 600 "$bin" run --role replication \
-    --target "$SAMBA_SERVER_IP" \
-    "${partner_args[@]}" \
-    "${clients[@]}" \
-    --restart-cmd "$PWD/scripts/conform-samba-wrepl.sh restart-target $ns $wd" \
-    --expect conformance/expect/addc-wrepl.expect \
-    --junit "$out/addc-wrepl.junit.xml" \
-    --json "$out/addc-wrepl.json" \
-    "$@"
+run_dc() {
+    ip netns exec "$ns" timeout 600 "$bin" run --role replication \
+        --target "$SAMBA_SERVER_IP" \
+        "${partner_args[@]}" \
+        "${clients[@]}" \
+        --restart-cmd "$PWD/scripts/conform-samba-wrepl.sh restart-target $ns $wd" \
+        --expect conformance/expect/addc-wrepl.expect \
+        "$@"
+}
+status=0
+run_dc --junit "$out/addc-wrepl.junit.xml" --json "$out/addc-wrepl.json" "$@" || status=$?
+if ((status == 1)); then
+    # Cases that wait on the DC's challenge timers (about 1 s an address) can
+    # miss them on a loaded machine. Each failed case runs once more, alone; the
+    # run passes only if every one of them passes then, and says so loudly.
+    mapfile -t failed < <(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for s in d["scripts"]:
+    if s["counts_as_failure"]: print(s["script"])' "$out/addc-wrepl.json")
+    if ((${#failed[@]} > 0 && ${#failed[@]} <= 5)); then
+        status=0
+        for case in "${failed[@]}"; do
+            echo "*** RETRY: $case failed against the AD DC; running it once more, alone ***"
+            if run_dc --filter "$case" --quiet; then
+                echo "*** RETRY: $case passed on its second run (a timing failure, not a verdict change) ***"
+            else
+                echo "*** RETRY: $case failed twice ***"
+                status=1
+            fi
+        done
+    fi
+fi
+exit "$status"
