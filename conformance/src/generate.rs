@@ -44,7 +44,7 @@ const TTL: u32 = 300_000;
 pub struct Options {
     /// Longest sequence of requests.
     pub depth: usize,
-    /// Most scripts per name (`<00>` and `<1C>`); 0: no limit.
+    /// Most scripts per name (`<00>`, `<1C>`, `<1D>`); 0: no limit.
     pub max_per_name: usize,
     /// Silent challenge answers (each costs a challenge timeout when run) only in
     /// sequences of at most this many steps.
@@ -357,12 +357,19 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
     let mut scripts = Vec::new();
     let mut stats = Stats::default();
     let mut steps_seen = BTreeSet::new();
-    for (name, dir, suffix) in [(0x00u8, "n00", "00"), (0x1cu8, "n1c", "1c")] {
+    // `<00>`: unique, normal group, multihomed; `<1C>`: a group is a special group; `<1D>`:
+    // the local master browser name, acknowledged and never stored.
+    // Nothing is stored for `<1D>`, so its sequences longer than one step repeat the first.
+    for (name, dir, suffix, max_depth) in [
+        (0x00u8, "n00", "00", opts.depth),
+        (0x1cu8, "n1c", "1c", opts.depth),
+        (0x1du8, "n1d", "1d", opts.depth.min(1)),
+    ] {
         // Breadth-first: a level holds the kept sequences of one length.
         let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
         let mut level: Vec<(Vec<Done>, S)> = vec![(Vec::new(), S::new(ME))];
         let mut kept = 0usize;
-        'levels: for depth in 1..=opts.depth {
+        'levels: for depth in 1..=max_depth {
             let mut next = Vec::new();
             for (path, server) in &level {
                 let used = path.iter().map(|d| d.step.client).max().unwrap_or(0);
@@ -715,7 +722,12 @@ fn script_text(path: &[Done], suffix: &str, index: usize) -> String {
                 Answer::Release => ("release", String::new()),
                 Answer::Silent => ("silent", String::new()),
             };
-            let _ = writeln!(t, "challenge to=client{h} name={name} reply={reply}{addr}");
+            // The reference challenges at once; a target that refuses without a challenge
+            // fails in 2 s instead of the default 10.
+            let _ = writeln!(
+                t,
+                "challenge to=client{h} name={name} reply={reply}{addr} timeout=2s"
+            );
         }
         let wack = d
             .out

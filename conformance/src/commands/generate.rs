@@ -17,7 +17,7 @@ pub struct GenerateArgs {
     /// Longest sequence of requests explored.
     #[arg(long, value_name = "N", default_value_t = Options::default().depth)]
     pub depth: usize,
-    /// Most scripts per name (`<00>`, `<1C>`); 0 for no limit.
+    /// Most scripts per name (`<00>`, `<1C>`, `<1D>`); 0 for no limit.
     #[arg(long, value_name = "N", default_value_t = Options::default().max_per_name)]
     pub max: usize,
     /// Silent holders (a challenge timeout each when run) only in sequences of at most
