@@ -1080,7 +1080,7 @@ struct Reg<N, A> {
 impl<N: NameKey, A: Addr> Server<N, A> {
     /// Applies one replica by the conflict rules, pushing challenge queries and release demands
     /// to `out`. The owner-version map is the caller's to raise (a pull marks the versions it
-    /// asked for as seen once it applied them all: [`crate::replication::apply_pulled`]).
+    /// asked for as seen once it applied them all: `replication::apply_pulled`, in the module above this one).
     pub fn apply_replica(
         &mut self,
         cfg: &ServerConfig,
