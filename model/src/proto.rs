@@ -230,6 +230,25 @@ pub trait NameKey: Ord + Clone + Hash + Debug {
     fn is_local_master_browser(&self) -> bool {
         false
     }
+
+    /// True when a registration of this name with this G bit is of a type Windows WINS
+    /// refuses with RFS_ERR whatever the database holds: a `<1B>` (domain master browser)
+    /// as a group, a `<1C>` (domain controllers) or `<1E>` (browser election) as a unique
+    /// name (Samba's WINS server copies it: "w2k3 refuses ...").
+    fn is_refused_type(&self, group: bool) -> bool {
+        let _ = group;
+        false
+    }
+}
+
+/// The suffixes [`NameKey::is_refused_type`] judges: `<1B>` may not be a group, `<1C>`
+/// and `<1E>` may not be unique.
+pub fn refused_type(suffix: u8, group: bool) -> bool {
+    match suffix {
+        0x1B => group,
+        0x1C | 0x1E => !group,
+        _ => false,
+    }
 }
 
 /// The model's names are small integers; `0x1C` plays a `<1C>` special group and `0x1D` a
@@ -241,6 +260,10 @@ impl NameKey for u8 {
 
     fn is_local_master_browser(&self) -> bool {
         *self == 0x1D
+    }
+
+    fn is_refused_type(&self, group: bool) -> bool {
+        refused_type(*self, group)
     }
 }
 

@@ -415,6 +415,12 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             ));
             return;
         }
+        if r.name.is_refused_type(r.group) {
+            // A <1B> group, or a unique <1C>/<1E>: refused before the database is looked
+            // at (Windows WINS; Samba's nbtd_winsserver_register, "w2k3 refuses ...").
+            out.push(neg_to(op, r.name, Rcode::RfsErr, r.from, r.xid));
+            return;
+        }
         let idx = self
             .find(&r.name)
             .ok()
@@ -1297,6 +1303,36 @@ mod tests {
         let mut out = Vec::new();
         s.handle(cfg, 0, from, 7, p, &mut out);
         out
+    }
+
+    #[test]
+    fn wrong_type_special_names_are_refused_and_not_stored() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        // A <1B> group, a unique <1C>, a unique <1E> (unique and multihomed alike): RFS_ERR.
+        for p in [
+            greg(0x1B, 1),
+            reg(0x1C, 1, false),
+            reg(0x1C, 1, true),
+            reg(0x1E, 1, false),
+        ] {
+            let out = step(&mut s, &cfg, 1, p);
+            assert_eq!(out.len(), 1);
+            assert_eq!(rcode_of(&out[0]), Some(Rcode::RfsErr));
+        }
+        assert!(s.active(&0x1B).is_none());
+        assert!(s.active(&0x1C).is_none());
+        assert!(s.active(&0x1E).is_none());
+        // Also over an active <1C> group: refused without a WACK or a challenge.
+        step(&mut s, &cfg, 1, greg(0x1C, 1));
+        let out = step(&mut s, &cfg, 2, reg(0x1C, 2, false));
+        assert_eq!(out.len(), 1);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::RfsErr));
+        // The right types are granted: a unique <1B>, a <1E> group.
+        for p in [reg(0x1B, 1, false), greg(0x1E, 1)] {
+            let out = step(&mut s, &cfg, 1, p);
+            assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        }
     }
 
     #[test]

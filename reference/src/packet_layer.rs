@@ -75,6 +75,24 @@ const MAX_SCOPE_TEXT: usize = 237;
 /// Requests whose answers are still owed are forgotten after this long.
 const ASKED_TTL: Time = 300;
 
+/// A challenge query is sent again this many times while its holder stays silent and the
+/// challenge is undecided (Samba's WINS server: 2 retries, RFC 1002 5.1.4 "retry")...
+const CHALLENGE_RETRIES: u8 = 2;
+/// ... this many seconds apart (Samba: 1 s). The model decides a silent holder after
+/// `challenge_wait` (3 s), so both retries go out before that.
+const CHALLENGE_RETRY_EVERY: Time = 1;
+
+/// A challenge query sent, to be sent again (the same datagram, transaction id included)
+/// while its holder has not answered.
+#[derive(Debug, Clone)]
+struct Resend {
+    to: Ipv4Addr,
+    name: WireName,
+    bytes: Vec<u8>,
+    next: Time,
+    left: u8,
+}
+
 pub struct PacketLayer {
     cfg: PacketConfig,
     server: Server<WireName, Ipv4Addr>,
@@ -92,6 +110,10 @@ pub struct PacketLayer {
     full_logged_at: Option<Time>,
     /// Registrations refused for `max_records` since start.
     refused_full: u64,
+    /// Challenge queries to send again ([`CHALLENGE_RETRIES`]).
+    resends: Vec<Resend>,
+    /// The time of the datagram or tick being handled.
+    now: Time,
 }
 
 impl PacketLayer {
@@ -133,6 +155,8 @@ impl PacketLayer {
             out: Vec::new(),
             full_logged_at: None,
             refused_full: 0,
+            resends: Vec::new(),
+            now: 0,
         })
     }
 
@@ -203,7 +227,11 @@ impl PacketLayer {
 
     /// When [`tick`](Self::tick) next has work (challenge deadlines, expiries).
     pub fn next_deadline(&self) -> Option<Time> {
-        self.server.next_deadline()
+        let resend = self.resends.iter().map(|r| r.next).min();
+        match (self.server.next_deadline(), resend) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Handles one datagram from `from` at time `now`; replies go to `reply`.
@@ -217,6 +245,7 @@ impl PacketLayer {
         let SocketAddr::V4(from4) = from else {
             return;
         };
+        self.now = now;
         let ip = *from4.ip();
         let repr = match Repr::parse_bytes(bytes) {
             Ok(r) => r,
@@ -407,10 +436,40 @@ impl PacketLayer {
 
     /// Advances time: decides challenges nobody answered, ages records.
     pub fn tick(&mut self, now: Time, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        self.now = now;
         self.server.on_timer(&self.cfg.server, now, &mut self.out);
         self.flush(reply);
+        self.resend_challenges(now, reply);
         self.asked
             .retain(|_, a| now.saturating_sub(a.at) < ASKED_TTL);
+    }
+
+    /// Sends the challenge queries again whose holders are still awaited (RFC 1002 5.1.4:
+    /// the NBNS retries its challenge before it counts the holder as gone); forgets those of
+    /// holders that answered and of challenges decided.
+    fn resend_challenges(&mut self, now: Time, reply: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        let server = &self.server;
+        self.resends.retain(|r| {
+            r.left > 0
+                && server.pending_for(&r.name).is_some_and(|p| {
+                    if p.replica.is_some() {
+                        // A replication challenge asks one address at a time.
+                        p.waiting.first() == Some(&r.to)
+                    } else {
+                        p.waiting.contains(&r.to)
+                    }
+                })
+        });
+        let port = self.cfg.challenge_port;
+        for r in self.resends.iter_mut().filter(|r| r.next <= now) {
+            reply.push((
+                SocketAddr::V4(SocketAddrV4::new(r.to, port)),
+                r.bytes.clone(),
+            ));
+            r.left -= 1;
+            r.next = now + CHALLENGE_RETRY_EVERY;
+        }
+        self.resends.retain(|r| r.left > 0);
     }
 
     fn feed(&mut self, now: Time, from: Ipv4Addr, xid: u16, packet: Packet<WireName, Ipv4Addr>) {
@@ -452,7 +511,16 @@ impl PacketLayer {
                     authority: None,
                     additional: None,
                 };
-                reply.push((holder, emit(&repr, Compression::None)));
+                let bytes = emit(&repr, Compression::None);
+                self.resends.retain(|r| !(r.to == to && &r.name == name));
+                self.resends.push(Resend {
+                    to,
+                    name: name.clone(),
+                    bytes: bytes.clone(),
+                    next: self.now + CHALLENGE_RETRY_EVERY,
+                    left: CHALLENGE_RETRIES,
+                });
+                reply.push((holder, bytes));
             }
             Packet::Release {
                 name, group, addr, ..
@@ -757,5 +825,131 @@ mod tests {
         let s = WireName::with_dotted_scope(n, b"corp.example").unwrap();
         assert_eq!(s.dotted_scope(), b"corp.example");
         assert_eq!(s.to_string(), "N<00>.corp.example");
+    }
+}
+
+#[cfg(test)]
+mod challenge_retry_tests {
+    use super::*;
+
+    fn registration(id: u16, name: &str, addr: Ipv4Addr) -> Vec<u8> {
+        let n = WireName::unscoped(NetbiosName::new(name.as_bytes(), 0).unwrap());
+        let entries = [NbEntry {
+            flags: NbFlags::new(false, NodeType::H),
+            addr,
+        }];
+        emit(
+            &Repr {
+                id,
+                flags: Flags::request(Opcode::Registration),
+                question: Some(Question {
+                    name: n.to_name(),
+                    qtype: RrType::Nb,
+                    qclass: CLASS_IN,
+                }),
+                answer: None,
+                authority: None,
+                additional: Some(Record {
+                    name: n.to_name(),
+                    class: CLASS_IN,
+                    ttl: 300,
+                    rdata: RData::Nb(List::Items(&entries)),
+                }),
+            },
+            Compression::Question,
+        )
+    }
+
+    fn from(ip: Ipv4Addr) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(ip, 137))
+    }
+
+    /// (challenge queries to `holder`, other datagrams) in `out`.
+    fn split(out: &[(SocketAddr, Vec<u8>)], holder: Ipv4Addr) -> (Vec<Vec<u8>>, usize) {
+        let q: Vec<Vec<u8>> = out
+            .iter()
+            .filter(|(to, b)| *to == from(holder) && !Repr::parse_bytes(b).unwrap().flags.response)
+            .map(|(_, b)| b.clone())
+            .collect();
+        (q.clone(), out.len() - q.len())
+    }
+
+    /// Sets up a challenge of `a`'s name by `b` at time 10; returns the layer and the query.
+    fn challenged() -> (PacketLayer, Vec<u8>, Ipv4Addr, Ipv4Addr) {
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let b = Ipv4Addr::new(10, 0, 0, 2);
+        let mut l =
+            PacketLayer::new(PacketConfig::new("WINS", Ipv4Addr::new(10, 0, 0, 9))).unwrap();
+        let mut out = Vec::new();
+        l.datagram(10, from(a), &registration(1, "HOST", a), &mut out);
+        out.clear();
+        l.datagram(10, from(b), &registration(2, "HOST", b), &mut out);
+        let (q, rest) = split(&out, a);
+        assert_eq!((q.len(), rest), (1, 1), "one WACK and one challenge query");
+        (l, q[0].clone(), a, b)
+    }
+
+    #[test]
+    fn a_silent_holder_is_asked_three_times_one_second_apart() {
+        let (mut l, first, a, b) = challenged();
+        assert_eq!(l.next_deadline(), Some(11));
+        for t in [11, 12] {
+            let mut out = Vec::new();
+            l.tick(t, &mut out);
+            let (q, rest) = split(&out, a);
+            assert_eq!(q, vec![first.clone()], "retry at {t}: the same datagram");
+            assert_eq!(rest, 0);
+        }
+        assert_eq!(l.next_deadline(), Some(13));
+        let mut out = Vec::new();
+        l.tick(13, &mut out);
+        // Decided: the requester gets the name, no further query.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, from(b));
+        let r = Repr::parse_bytes(&out[0].1).unwrap();
+        assert_eq!((r.flags.response, r.flags.rcode), (true, Rcode::NoError));
+        let mut out = Vec::new();
+        l.tick(14, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn an_answered_challenge_is_not_sent_again() {
+        let (mut l, first, a, _) = challenged();
+        let q = Repr::parse_bytes(&first).unwrap();
+        let name = q.question.unwrap().name;
+        let entries = [NbEntry {
+            flags: NbFlags::new(false, NodeType::H),
+            addr: a,
+        }];
+        let answer = emit(
+            &Repr {
+                id: q.id,
+                flags: Flags {
+                    response: true,
+                    opcode: Opcode::Query,
+                    authoritative: true,
+                    ..Flags::default()
+                },
+                question: None,
+                answer: Some(Record {
+                    name,
+                    class: CLASS_IN,
+                    ttl: 300,
+                    rdata: RData::Nb(List::Items(&entries)),
+                }),
+                authority: None,
+                additional: None,
+            },
+            Compression::None,
+        );
+        let mut out = Vec::new();
+        l.datagram(10, from(a), &answer, &mut out);
+        assert_eq!(out.len(), 1, "the requester's ACT_ERR");
+        for t in 11..15 {
+            let mut out = Vec::new();
+            l.tick(t, &mut out);
+            assert!(out.is_empty(), "nothing at {t}");
+        }
     }
 }

@@ -34,6 +34,10 @@ impl NameKey for WireName {
     fn is_local_master_browser(&self) -> bool {
         self.name.suffix() == 0x1d
     }
+
+    fn is_refused_type(&self, group: bool) -> bool {
+        nbns_model::proto::refused_type(self.name.suffix(), group)
+    }
 }
 
 impl WireName {

@@ -64,6 +64,13 @@ pub const REPLICATION: &[(&str, &str)] = &[
     ("WINSRA-2.2.10-COUNT-MATCH", "replication matrix"),
     ("WINSRA-2.2.10.1-NAME-LENGTH", "replication matrix"),
     ("WINSRA-2.2.10.1-ONE-ADDR", "replication matrix"),
+    // The records pulled are parsed by the checked codec, which reads the padding after
+    // each name: other padding misaligns every later field, and the case fails.
+    ("WINSRA-2.2.10.1-PADDING", "replication matrix"),
+    // Special group and multihomed cases compare every address's owner with the model's
+    // prediction (Rec::others), read from the count and owner/member pairs of each record.
+    ("WINSRA-2.2.10.1-OWNER-PER-ADDR", "replication matrix"),
+    ("WINSRA-3.2.5.5-SGROUP-OWNERS-KEPT", "replication matrix"),
     // Push by inform notification: the target must connect back and pull.
     (
         "WINSRA-2.2.8-UPDATE-TRIGGERS-PULL",
@@ -71,6 +78,16 @@ pub const REPLICATION: &[(&str, &str)] = &[
     ),
     // version-id/increase: fresh registrations get strictly increasing versions.
     ("WINSRA-3.1.1.2-NEW-VERSION", "replication version-id cases"),
+    // version-id/increase reads the target's own max version from its map response before
+    // and after registering: absent from the map (0) or below the newest record, it fails.
+    (
+        "WINSRA-2.2.7-MAP-INCLUDES-SELF",
+        "replication version-id cases",
+    ),
+    (
+        "WINSRA-2.2.7.1-MAX-IS-HIGHEST",
+        "replication version-id cases",
+    ),
 ];
 
 /// One rule of the rules file.

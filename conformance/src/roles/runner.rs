@@ -397,6 +397,7 @@ fn expect(
     let timeout = e.timeout.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
     let is_wack = |i: &Incoming| matches!(claim(i, sent, client, e.any_id), Claim::Reply(r) if r.flags.response && r.flags.opcode == Opcode::Wack);
     let mut final_timeout = timeout;
+    let mut wack_by: Option<(Instant, u32)> = None;
     if let Some(range) = e.wack {
         let deadline = (Instant::now() + timeout).min(limit);
         let wack = listener.take(deadline, |i| {
@@ -425,8 +426,11 @@ fn expect(
                 describe_incoming(&wack),
             ));
         }
-        // The final answer may take as long as the WACK asked us to wait.
+        // The final answer may take as long as the WACK asked us to wait, and no longer
+        // (RFC 1002 4.2.16: the TTL is how long the requester waits for it; 1 s of slack
+        // for the whole-second TTL).
         final_timeout = timeout + Duration::from_secs(ttl.min(120) as u64);
+        wack_by = Some((wack.at + Duration::from_secs(u64::from(ttl) + 1), ttl));
     }
     let mut attempts = 0;
     loop {
@@ -438,6 +442,24 @@ fn expect(
             Claim::Stray => false,
         });
         match got {
+            Some(i) if i.from.port() != sent.to.port() => {
+                return Err((
+                    format!(
+                        "the reply came from port {}, not the port {} the request went to \
+                         (RFC 1002 4.2.1: requests and responses on UDP 137)",
+                        i.from.port(),
+                        sent.to.port()
+                    ),
+                    describe_incoming(&i),
+                ));
+            }
+            Some(i) if wack_by.is_some_and(|(by, _)| i.at > by) => {
+                let ttl = wack_by.map_or(0, |(_, t)| t);
+                return Err((
+                    format!("the final answer came after the WACK's TTL of {ttl} s ran out"),
+                    describe_incoming(&i),
+                ));
+            }
             Some(i) => {
                 return match claim(&i, sent, client, e.any_id) {
                     Claim::Reply(r) => match other_name(sent, &r) {

@@ -17,7 +17,7 @@
 
 use super::Violation;
 use nbns_wire::nbns::{
-    Flags, NbEntry, Opcode, Packet, RData, Rcode, Record, Repr, RrType, CLASS_IN,
+    Flags, NbEntry, Opcode, Packet, RData, Rcode, Record, Repr, RrType, StatusName, CLASS_IN,
 };
 
 /// What a response answers, taken from the request the runner sent.
@@ -76,16 +76,93 @@ fn is_registration_request(op: Opcode) -> bool {
     )
 }
 
+/// Skips a (possibly compressed) name at `pos`; the offset after it.
+fn skip_name(b: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let l = *b.get(pos)?;
+        match l {
+            0 => return Some(pos + 1),
+            l if l & 0xc0 == 0xc0 => return (pos + 2 <= b.len()).then_some(pos + 2),
+            l if l > 63 => return None,
+            l => pos += 1 + l as usize,
+        }
+    }
+}
+
+/// Walks the sections as the header's counts announce them (RFC 1002 4.2.1: header, question,
+/// answer, authority, additional) and holds the packet's length to them: no record may claim
+/// more RDATA than follows it (RDLENGTH-EXACT), and nothing may follow the last record
+/// (NO-TRAILING). Packets whose names cannot be walked are left to the parser's verdict.
+fn check_framing(v: &mut Vec<Violation>, b: &[u8]) {
+    if b.len() < 12 {
+        return;
+    }
+    let count = |i: usize| u16::from_be_bytes([b[4 + 2 * i], b[5 + 2 * i]]) as usize;
+    let mut pos = 12;
+    for _ in 0..count(0) {
+        let Some(p) = skip_name(b, pos) else { return };
+        pos = p + 4;
+        if pos > b.len() {
+            return;
+        }
+    }
+    for _ in 0..count(1) + count(2) + count(3) {
+        let Some(p) = skip_name(b, pos) else { return };
+        if p + 10 > b.len() {
+            return;
+        }
+        let rdlen = u16::from_be_bytes([b[p + 8], b[p + 9]]) as usize;
+        let start = p + 10;
+        if start + rdlen > b.len() {
+            v.push(Violation::new(
+                "RFC1002-4.2.1.3-RDLENGTH-EXACT",
+                format!(
+                    "a record's RDLENGTH is {rdlen} but {} bytes follow it",
+                    b.len() - start
+                ),
+            ));
+            return;
+        }
+        pos = start + rdlen;
+    }
+    if pos < b.len() {
+        v.push(Violation::new(
+            "RFC1002-4.2.1-NO-TRAILING",
+            format!(
+                "{} bytes follow the last record the counts announce (the packet ends at {pos} of {})",
+                b.len() - pos,
+                b.len()
+            ),
+        ));
+    }
+}
+
+/// The rule a packet that does not parse breaks, by the parser's error.
+fn parse_error(v: &mut Vec<Violation>, what: &str, e: &nbns_wire::Error) {
+    use nbns_wire::ErrorKind as K;
+    let rule = match e.kind {
+        K::BadNameLength(_) | K::BadNameChar(_) => "RFC1001-14.1-FIRST-LEVEL",
+        K::LabelTooLong(_) => "RFC1001-14.2-SCOPE-LABELS",
+        K::BadRdLength { rtype: 0x0020, .. } => "RFC1002-4.2.1.3-NB-ENTRY-6",
+        K::BadRdLength { .. } => "RFC1002-4.2.1.3-RDLENGTH-EXACT",
+        K::BadNameCount(_) => "RFC1002-4.2.18-NODE-NAMES",
+        _ => "RFC1002-4.2.1-COUNTS-MATCH",
+    };
+    // A record running past the end is already reported by the framing walk.
+    if rule == "RFC1002-4.2.1-COUNTS-MATCH" && v.iter().any(|x| x.rule.contains("RDLENGTH")) {
+        return;
+    }
+    v.push(Violation::new(rule, format!("{what} does not parse: {e}")));
+}
+
 /// Checks a response to `asked`; every broken rule is one violation.
 pub fn check_response(asked: &Asked<'_>, bytes: &[u8]) -> Vec<Violation> {
     let mut v = Vec::new();
+    check_framing(&mut v, bytes);
     let repr = match Repr::parse_bytes(bytes) {
         Ok(r) => r,
         Err(e) => {
-            v.push(Violation::new(
-                "RFC1002-4.2.1-COUNTS-MATCH",
-                format!("the response does not parse: {e}"),
-            ));
+            parse_error(&mut v, "the response", &e);
             return v;
         }
     };
@@ -143,7 +220,11 @@ pub fn check_response(asked: &Asked<'_>, bytes: &[u8]) -> Vec<Violation> {
     if let Some(q) = asked.question {
         if rr.name != q.name {
             v.push(Violation::new(
-                "RFC1002-4.2.1.3-RR-NAME-ECHO",
+                if kind == Kind::Wack {
+                    "RFC1002-4.2.16-RR-NAME"
+                } else {
+                    "RFC1002-4.2.1.3-RR-NAME-ECHO"
+                },
                 format!(
                     "the answer record names {} but the request asked for {}",
                     rr.name, q.name
@@ -158,6 +239,12 @@ pub fn check_response(asked: &Asked<'_>, bytes: &[u8]) -> Vec<Violation> {
         ));
     }
     match kind {
+        Kind::RegistrationResponse if f.rcode == Rcode::NamErr => {
+            v.push(Violation::new(
+                "RFC1002-4.2.6-NO-NAM-ERR",
+                "a registration response carries NAM_ERR (3), which RFC 1002 4.2.6 does not give",
+            ));
+        }
         Kind::RegistrationResponse => {
             check_rcode(
                 &mut v,
@@ -282,6 +369,26 @@ pub fn check_response(asked: &Asked<'_>, bytes: &[u8]) -> Vec<Violation> {
         Kind::NodeStatusResponse => {
             match rr.rdata {
                 RData::NbStat(s) => {
+                    for n in s.names.iter() {
+                        if n.flags & StatusName::ACTIVE == 0 {
+                            v.push(Violation::new(
+                                "RFC1002-4.2.18-ACT-SET",
+                                format!(
+                                    "{}: NAME_FLAGS 0x{:04x} lack ACT (0x0400)",
+                                    n.name, n.flags
+                                ),
+                            ));
+                        }
+                        if n.flags & 0x01ff != 0 {
+                            v.push(Violation::new(
+                                "RFC1002-4.2.18-RESERVED-ZERO",
+                                format!(
+                                    "{}: NAME_FLAGS 0x{:04x} set reserved bits (0x01ff)",
+                                    n.name, n.flags
+                                ),
+                            ));
+                        }
+                    }
                     if s.statistics.len() < nbns_wire::nbns::NodeStatus::RFC_STATISTICS_LEN {
                         v.push(Violation::new(
                             "RFC1002-4.2.18-STATISTICS",
@@ -367,10 +474,16 @@ fn check_header(
     if f.truncated && kind != Kind::PositiveQueryResponse {
         bad.push("TC must be 0");
     }
+    if kind == Kind::RegistrationResponse && !f.recursion_available {
+        v.push(Violation::new(
+            "RFC1002-4.2.7-CHALLENGING-NBNS-RA",
+            format!(
+                "{name}: RA is 0, which makes it an end-node challenge response (4.2.7); a WINS \
+                 server challenges itself and sets RA"
+            ),
+        ));
+    }
     match kind {
-        Kind::RegistrationResponse if !f.recursion_available => {
-            bad.push("RA must be 1 (RA 0 would make it an end-node challenge response, 4.2.7)")
-        }
         Kind::Wack | Kind::ReleaseResponse | Kind::NodeStatusResponse if f.recursion_available => {
             bad.push("RA must be 0")
         }
@@ -416,6 +529,29 @@ fn check_header(
             p.authority_count(),
             p.additional_count(),
         ];
+        if counts[0] != 0 && kind != Kind::NodeStatusResponse {
+            v.push(Violation::new(
+                "RFC1002-4.2.1.2-NO-QUESTION-ECHO",
+                format!(
+                    "{name}: QDCOUNT is {}; the name is repeated in the answer RR instead",
+                    counts[0]
+                ),
+            ));
+        }
+        let query = matches!(
+            kind,
+            Kind::PositiveQueryResponse | Kind::NegativeQueryResponse
+        );
+        if query && counts[2] != 0 {
+            v.push(Violation::new(
+                "RFC1002-4.2.15-NO-REDIRECT",
+                format!(
+                    "{name}: NSCOUNT is {}: a redirect name query response (4.2.15), which a WINS \
+                     server never sends",
+                    counts[2]
+                ),
+            ));
+        }
         if counts != [0, 1, 0, 0] {
             v.push(Violation::new(
                 counts_rule,
@@ -517,13 +653,11 @@ fn rdata_len(r: &RData<'_>) -> usize {
 /// 4.2.12, 5.1.4) or a name release demand (4.2.9).
 pub fn check_server_request(bytes: &[u8]) -> Vec<Violation> {
     let mut v = Vec::new();
+    check_framing(&mut v, bytes);
     let repr = match Repr::parse_bytes(bytes) {
         Ok(r) => r,
         Err(e) => {
-            v.push(Violation::new(
-                "RFC1002-4.2.1-COUNTS-MATCH",
-                format!("the request does not parse: {e}"),
-            ));
+            parse_error(&mut v, "the request", &e);
             return v;
         }
     };
@@ -798,6 +932,199 @@ mod tests {
 
     fn rules(v: &[Violation]) -> Vec<&'static str> {
         v.iter().map(|x| x.rule).collect()
+    }
+
+    fn registration_answer(rcode: Rcode) -> (Asked<'static>, Vec<u8>) {
+        let req = request(Opcode::Registration);
+        let resp = response(Opcode::Registration, rcode, RData::Nb(List::Items(&ENTRY)));
+        (Asked::of(&req).unwrap(), emit(&resp))
+    }
+
+    #[test]
+    fn trailing_bytes_are_a_violation() {
+        let (asked, mut b) = registration_answer(Rcode::NoError);
+        b.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.1-NO-TRAILING"]
+        );
+    }
+
+    #[test]
+    fn an_rdlength_past_the_end_is_a_violation() {
+        let (asked, mut b) = registration_answer(Rcode::NoError);
+        let at = b.len() - 8; // RDLENGTH of the only record
+        b[at..at + 2].copy_from_slice(&12u16.to_be_bytes());
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.1.3-RDLENGTH-EXACT"]
+        );
+    }
+
+    #[test]
+    fn nb_rdata_not_in_6_byte_entries_is_a_violation() {
+        let (asked, mut b) = registration_answer(Rcode::NoError);
+        let at = b.len() - 8;
+        b[at..at + 2].copy_from_slice(&5u16.to_be_bytes());
+        b.pop();
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.1.3-NB-ENTRY-6"]
+        );
+    }
+
+    #[test]
+    fn a_badly_encoded_name_is_a_violation() {
+        let (asked, mut b) = registration_answer(Rcode::NoError);
+        b[13] = b'Z'; // first character of the answer's encoded name
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1001-14.1-FIRST-LEVEL"]
+        );
+    }
+
+    #[test]
+    fn registration_response_rules() {
+        let (asked, b) = registration_answer(Rcode::NamErr);
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.6-NO-NAM-ERR"]
+        );
+        let req = request(Opcode::Registration);
+        let mut resp = response(
+            Opcode::Registration,
+            Rcode::NoError,
+            RData::Nb(List::Items(&ENTRY)),
+        );
+        resp.flags.recursion_available = false;
+        assert_eq!(
+            rules(&check_response(&Asked::of(&req).unwrap(), &emit(&resp))),
+            ["RFC1002-4.2.7-CHALLENGING-NBNS-RA"]
+        );
+        let mut resp = response(
+            Opcode::Registration,
+            Rcode::NoError,
+            RData::Nb(List::Items(&ENTRY)),
+        );
+        resp.question = req.question;
+        assert!(
+            rules(&check_response(&Asked::of(&req).unwrap(), &emit(&resp)))
+                .contains(&"RFC1002-4.2.1.2-NO-QUESTION-ECHO")
+        );
+    }
+
+    #[test]
+    fn a_query_response_with_an_authority_record_is_a_redirect() {
+        let mut req = request(Opcode::Query);
+        req.additional = None;
+        let mut resp = response(
+            Opcode::Query,
+            Rcode::NoError,
+            RData::Nb(List::Items(&ENTRY)),
+        );
+        resp.authority = Some(Record {
+            name: name(),
+            class: CLASS_IN,
+            ttl: 0,
+            rdata: RData::Nb(List::Items(&ENTRY)),
+        });
+        assert!(
+            rules(&check_response(&Asked::of(&req).unwrap(), &emit(&resp)))
+                .contains(&"RFC1002-4.2.15-NO-REDIRECT")
+        );
+    }
+
+    #[test]
+    fn a_wack_for_another_name_is_a_violation() {
+        let req = request(Opcode::Registration);
+        let other = Name::netbios(
+            NetbiosName::new(b"OTHER", 0).unwrap(),
+            Labels::dotted("").unwrap(),
+        )
+        .unwrap();
+        let resp = Repr {
+            id: 9,
+            flags: Flags {
+                response: true,
+                opcode: Opcode::Wack,
+                authoritative: true,
+                ..Flags::default()
+            },
+            question: None,
+            answer: Some(Record {
+                name: other,
+                class: CLASS_IN,
+                ttl: 60,
+                rdata: RData::Wack(req.flags.bits()),
+            }),
+            authority: None,
+            additional: None,
+        };
+        assert_eq!(
+            rules(&check_response(&Asked::of(&req).unwrap(), &emit(&resp))),
+            ["RFC1002-4.2.16-RR-NAME"]
+        );
+    }
+
+    fn status(name: StatusName, count: Option<u8>) -> (Asked<'static>, Vec<u8>) {
+        let names: &'static [StatusName] = Box::leak(vec![name].into_boxed_slice());
+        let mut req = request(Opcode::Query);
+        req.additional = None;
+        req.flags.recursion_desired = false;
+        if let Some(q) = req.question.as_mut() {
+            q.qtype = RrType::NbStat;
+        }
+        let mut resp = response(
+            Opcode::Query,
+            Rcode::NoError,
+            RData::NbStat(nbns_wire::nbns::NodeStatus {
+                names: List::Items(names),
+                statistics: &nbns_wire::nbns::NodeStatus::ZERO_STATISTICS,
+            }),
+        );
+        resp.flags.recursion_desired = false;
+        resp.flags.recursion_available = false;
+        if let Some(a) = resp.answer.as_mut() {
+            a.ttl = 0;
+        }
+        let mut b = emit(&resp);
+        if let Some(n) = count {
+            // NUM_NAMES is the first RDATA byte: after the 12-byte header, the 34-byte name
+            // and type, class, TTL and RDLENGTH.
+            b[12 + 34 + 10] = n;
+        }
+        let req: &'static Repr<'static> = Box::leak(Box::new(req));
+        (Asked::of(req).unwrap(), b)
+    }
+
+    #[test]
+    fn node_status_name_rules() {
+        let good = StatusName {
+            name: NetbiosName::new(b"HOST", 0).unwrap(),
+            flags: StatusName::ACTIVE,
+        };
+        let (asked, b) = status(good, None);
+        assert_eq!(rules(&check_response(&asked, &b)), Vec::<&str>::new());
+        let inactive = StatusName { flags: 0, ..good };
+        let (asked, b) = status(inactive, None);
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.18-ACT-SET"]
+        );
+        let reserved = StatusName {
+            flags: StatusName::ACTIVE | 0x0001,
+            ..good
+        };
+        let (asked, b) = status(reserved, None);
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.18-RESERVED-ZERO"]
+        );
+        let (asked, b) = status(good, Some(200));
+        assert_eq!(
+            rules(&check_response(&asked, &b)),
+            ["RFC1002-4.2.18-NODE-NAMES"]
+        );
     }
 
     #[test]

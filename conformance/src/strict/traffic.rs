@@ -50,6 +50,21 @@ pub fn check(target: SocketAddr, sent: &[Sent], received: &[Incoming]) -> Vec<Vi
                 .rev()
                 .find(|(s, r)| s.client == i.client && r.id == id && s.at <= i.at)
             else {
+                // Answering nothing the script sent: a request of the target's own (a
+                // challenge query or release demand for a script's name) with R set?
+                let own_request = Repr::parse_bytes(&i.bytes).ok().is_some_and(|r| {
+                    r.answer.is_none() && r.question.is_some_and(|q| names.contains(&q.name))
+                });
+                if own_request {
+                    out.push(Violation {
+                        packet: describe(i),
+                        ..Violation::new(
+                            "RFC1002-4.2.1.1-REQUEST-R-CLEAR",
+                            "a request the target sent on its own (a question, no answer, \
+                             answering none of the script's requests) has the R bit set",
+                        )
+                    });
+                }
                 continue;
             };
             let Some(asked) = Asked::of(request) else {
@@ -104,5 +119,65 @@ fn describe(i: &Incoming) -> String {
             i.from,
             i.bytes.len()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nbns_wire::nbns::{Compression, Flags, Opcode, Question, RrType, CLASS_IN};
+    use nbns_wire::NetbiosName;
+
+    fn query(id: u16, response: bool) -> Vec<u8> {
+        let name = Name::netbios(
+            NetbiosName::new(b"HOST", 0).unwrap(),
+            nbns_wire::Labels::dotted("").unwrap(),
+        )
+        .unwrap();
+        let r = Repr {
+            id,
+            flags: Flags {
+                response,
+                ..Flags::request(Opcode::Query)
+            },
+            question: Some(Question {
+                name,
+                qtype: RrType::Nb,
+                qclass: CLASS_IN,
+            }),
+            answer: None,
+            authority: None,
+            additional: None,
+        };
+        let mut buf = vec![0; r.buffer_len(Compression::None)];
+        r.emit(&mut buf, Compression::None).unwrap();
+        buf
+    }
+
+    #[test]
+    fn a_challenge_query_with_r_set_is_a_violation() {
+        let target: SocketAddr = "127.0.0.9:137".parse().unwrap();
+        let now = Instant::now();
+        let sent = [Sent {
+            client: 1,
+            to: target,
+            bytes: query(5, false),
+            at: now,
+            hand_made: false,
+        }];
+        let got = |response| {
+            let received = [Incoming {
+                client: 0,
+                from: target,
+                bytes: query(77, response),
+                at: now,
+            }];
+            check(target, &sent, &received)
+                .into_iter()
+                .map(|v| v.rule)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(got(true), ["RFC1002-4.2.1.1-REQUEST-R-CLEAR"]);
+        assert_eq!(got(false), Vec::<&str>::new());
     }
 }
