@@ -171,6 +171,7 @@ mod tests {
                 from: target,
                 bytes: query(77, response),
                 at: now,
+                seq: 0,
             }];
             check(target, &sent, &received)
                 .into_iter()
