@@ -12,11 +12,20 @@
 //! registered names, kept `WINDOW` deep in flight; criterion's time per
 //! batch gives queries/s = BATCH / time. A second group sends
 //! re-registrations (refreshes) the same way: a database write each, which
-//! the reference commits (fsync with a file) before it answers.
+//! the reference commits (fsync with a file) before it answers. A third
+//! sends registrations of new names, each sorting before every name held.
+//!
+//! Every group runs with the reference's database holding 0, 100,000 and
+//! 1,000,000 other records (`NBNSV_BENCH_RECORDS=0,100000` picks sizes).
+//! They are filled in-process before the measurement, through the state
+//! machine: one `Server::handle` registration each, under the server's lock
+//! ([`nbns_reference::ServerHandle::update`]), committed to the database in
+//! one transaction; nmbd runs with its own names only.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nbns_model::proto::{NodeType as ModelNode, Packet};
 use nbns_reference::replication::ReplicationConfig;
-use nbns_reference::{EmbeddedServer, PacketConfig, WinsServerConfig};
+use nbns_reference::{EmbeddedServer, PacketConfig, WinsServerConfig, WireName};
 use nbns_wire::nbns::{
     Compression, Flags, List, NbEntry, NbFlags, NodeType, Opcode, Question, RData, Record, Repr,
     RrType, CLASS_IN,
@@ -24,6 +33,7 @@ use nbns_wire::nbns::{
 use nbns_wire::{Labels, Name, NetbiosName};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const BATCH: usize = 2048;
@@ -32,7 +42,10 @@ const NAMES: usize = 64;
 const CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 fn packet(id: u16, opcode: Opcode, i: usize, me: Ipv4Addr) -> Vec<u8> {
-    let label = format!("BENCH{i:03}");
+    named(id, opcode, &format!("BENCH{i:03}"), me)
+}
+
+fn named(id: u16, opcode: Opcode, label: &str, me: Ipv4Addr) -> Vec<u8> {
     let name = Name::netbios(
         NetbiosName::new(label.as_bytes(), 0).unwrap(),
         Labels::EMPTY,
@@ -69,9 +82,22 @@ struct Client {
     target: SocketAddr,
     queries: Vec<Vec<u8>>,
     buf: Vec<u8>,
+    /// Registers a new name at every send instead of repeating `queries`.
+    new_names: bool,
 }
 
+/// New names registered so far (by every client: names never repeat).
+static NEW_NAMES: AtomicUsize = AtomicUsize::new(0);
+
 impl Client {
+    /// A client that registers names nobody holds, each sorting before every
+    /// name in the database ("A" < "BENCH" < "FILL").
+    fn new_names(target: SocketAddr) -> Client {
+        let mut c = Client::new(target);
+        c.new_names = true;
+        c
+    }
+
     /// A client that re-registers the names instead of querying them.
     fn registering(target: SocketAddr) -> Client {
         let mut c = Client::new(target);
@@ -111,6 +137,7 @@ impl Client {
             target,
             queries,
             buf,
+            new_names: false,
         }
     }
 
@@ -144,6 +171,13 @@ impl Client {
     }
 
     fn send(&mut self, i: usize) {
+        if self.new_names {
+            // Counting down from the top keeps every new name before the last one.
+            let n = 9_999_999 - NEW_NAMES.fetch_add(1, Ordering::Relaxed);
+            let p = named(i as u16, Opcode::Registration, &format!("A{n:07}"), CLIENT);
+            self.socket.send_to(&p, self.target).unwrap();
+            return;
+        }
         let q = &mut self.queries[i % NAMES];
         // A fresh transaction id keeps the server from seeing retransmissions.
         q[..2].copy_from_slice(&(i as u16).to_be_bytes());
@@ -172,6 +206,54 @@ fn durable_reference() -> (EmbeddedServer, PathBuf) {
     (server, db)
 }
 
+/// Fills the database with `n` records of names `FILL0000000`... through
+/// the state machine (a registration each, from 10.0.0.0 up), committed in
+/// one transaction.
+fn fill(server: &EmbeddedServer, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let start = Instant::now();
+    let held = server
+        .handle()
+        .update(|s, cfg, now| {
+            let mut out = Vec::new();
+            for i in 0..n {
+                let label = format!("FILL{i:07}");
+                let name = WireName::unscoped(NetbiosName::new(label.as_bytes(), 0).unwrap());
+                let addr = Ipv4Addr::from(0x0a00_0000 + i as u32);
+                let p = Packet::Register {
+                    name,
+                    group: false,
+                    node: ModelNode::H,
+                    ttl: 7 * 24 * 3600,
+                    addr,
+                    multihomed: false,
+                    broadcast: false,
+                };
+                s.handle(cfg, now, addr, 0, p, &mut out);
+                out.clear();
+            }
+            s.record_count()
+        })
+        .expect("filled");
+    eprintln!(
+        "filled {} with {n} records in {:.1} s ({held} held)",
+        server.addr(),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+fn sizes() -> Vec<usize> {
+    match std::env::var("NBNSV_BENCH_RECORDS") {
+        Ok(v) => v
+            .split(',')
+            .map(|x| x.trim().parse().expect("NBNSV_BENCH_RECORDS=N,N,..."))
+            .collect(),
+        Err(_) => vec![0, 100_000, 1_000_000],
+    }
+}
+
 fn nmbd_target() -> Option<SocketAddr> {
     match std::env::var("NBNSV_NMBD") {
         Ok(addr) => Some(addr.parse().expect("NBNSV_NMBD=IP:PORT")),
@@ -185,36 +267,45 @@ fn nmbd_target() -> Option<SocketAddr> {
 }
 
 fn throughput(c: &mut Criterion) {
-    let embedded = EmbeddedServer::start(nbns_wire::nbns::PORT).expect("reference target");
-    let (durable, db) = durable_reference();
     let nmbd = nmbd_target();
-    for (group_name, client) in [
-        (
-            "name query throughput (2048 queries, 64 in flight)",
-            Client::new as fn(SocketAddr) -> Client,
-        ),
-        (
-            "re-registration throughput (2048 refreshes, 64 in flight)",
-            Client::registering,
-        ),
-    ] {
-        let mut group = c.benchmark_group(group_name);
-        group.throughput(Throughput::Elements(BATCH as u64));
-        group.sample_size(30);
-        let mut reference = client(embedded.addr());
-        group.bench_function("reference target", |b| b.iter(|| reference.batch()));
-        let mut reference = client(durable.addr());
-        group.bench_function("reference target, redb file + replication", |b| {
-            b.iter(|| reference.batch())
-        });
-        if let Some(target) = nmbd {
-            let mut nmbd = client(target);
-            group.bench_function("nmbd", |b| b.iter(|| nmbd.batch()));
+    for size in sizes() {
+        let embedded = EmbeddedServer::start(nbns_wire::nbns::PORT).expect("reference target");
+        let (durable, db) = durable_reference();
+        fill(&embedded, size);
+        fill(&durable, size);
+        for (what, client) in [
+            (
+                "name query throughput (2048 queries, 64 in flight)",
+                Client::new as fn(SocketAddr) -> Client,
+            ),
+            (
+                "re-registration throughput (2048 refreshes, 64 in flight)",
+                Client::registering,
+            ),
+            (
+                "new-name registration throughput (2048 names, 64 in flight)",
+                Client::new_names,
+            ),
+        ] {
+            let mut group = c.benchmark_group(format!("{what}, {size} records"));
+            group.throughput(Throughput::Elements(BATCH as u64));
+            group.sample_size(30);
+            let mut reference = client(embedded.addr());
+            group.bench_function("reference target", |b| b.iter(|| reference.batch()));
+            let mut reference = client(durable.addr());
+            group.bench_function("reference target, redb file + replication", |b| {
+                b.iter(|| reference.batch())
+            });
+            if let (Some(target), 0) = (nmbd, size) {
+                let mut nmbd = client(target);
+                group.bench_function("nmbd", |b| b.iter(|| nmbd.batch()));
+            }
+            group.finish();
         }
-        group.finish();
+        drop(embedded);
+        drop(durable);
+        let _ = std::fs::remove_file(db);
     }
-    drop(durable);
-    let _ = std::fs::remove_file(db);
 }
 
 criterion_group!(benches, throughput);

@@ -2,6 +2,9 @@
 //! replication carries between partners and what the conflict rules compare.
 
 use crate::proto::{set_insert, set_remove, Addr, AddrList, NodeType, SmallVec, Time};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::hash::Hash;
 
 /// A per-owner version id (64-bit in WINS, strictly increasing per owner).
 pub type Version = u64;
@@ -140,6 +143,380 @@ impl<N, A: Addr> Record<N, A> {
     }
 }
 
+/// Whether a record moves along by scavenging, and when: not static, and not an active replica
+/// (replicas change only through replication); `None` for a record that never expires on its
+/// own at the server `me`.
+pub fn timer<N, A: Addr>(me: A, r: &Record<N, A>) -> Option<Time> {
+    let ages = !(r.is_static || (r.state == RecState::Active && r.owner != me));
+    ages.then_some(r.expires)
+}
+
+/// Up to this many records a database keeps inline, in a sorted vector (cheap to clone and
+/// hash: a model's server holds a handful); above, a B-tree by name with a timer index.
+const INLINE_MAX: usize = 32;
+
+/// A server's records, one per name, in name order: lookups, inserts and removals in
+/// O(log n), and the next expiry ([`Records::next_expiry`]) without a scan.
+///
+/// Up to [`INLINE_MAX`] records live in a sorted inline vector (no allocation for a model's
+/// servers, and scanning a few is as fast as any index); above that, in a `BTreeMap` by name
+/// beside a timer index: the set of `(expires, name)` of the records that age
+/// ([`timer`]). The index is a pure function of the records (and the server's address), so
+/// equality, hashing, ordering and `Debug` look at the records only, in name order: two
+/// databases with the same records are equal whatever their representation.
+#[derive(Clone)]
+pub struct Records<N, A> {
+    me: A,
+    repr: Repr<N, A>,
+}
+
+#[derive(Clone)]
+enum Repr<N, A> {
+    Inline(SmallVec<[Record<N, A>; 2]>),
+    Tree {
+        map: BTreeMap<N, Record<N, A>>,
+        timers: BTreeSet<(Time, N)>,
+    },
+}
+
+impl<N, A> Records<N, A> {
+    /// How many records.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Inline(v) => v.len(),
+            Repr::Tree { map, .. } => map.len(),
+        }
+    }
+
+    /// No records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record, in name order.
+    pub fn iter(&self) -> Iter<'_, N, A> {
+        match &self.repr {
+            Repr::Inline(v) => Iter::Inline(v.iter()),
+            Repr::Tree { map, .. } => Iter::Tree(map.values()),
+        }
+    }
+}
+
+impl<N: Ord + Clone, A: Addr> Records<N, A> {
+    /// No records, for the server at `me` (whose records age; see [`timer`]).
+    pub fn new(me: A) -> Self {
+        Records {
+            me,
+            repr: Repr::Inline(SmallVec::new()),
+        }
+    }
+
+    /// The records of `recs` (for a name listed twice the first counts).
+    pub fn from_records(me: A, recs: impl IntoIterator<Item = Record<N, A>>) -> Self {
+        let mut v: Vec<Record<N, A>> = recs.into_iter().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v.dedup_by(|later, first| later.name == first.name);
+        let mut out = Records::new(me);
+        if v.len() <= INLINE_MAX {
+            out.repr = Repr::Inline(v.into_iter().collect());
+        } else {
+            out.repr = Records::tree(me, v);
+        }
+        out
+    }
+
+    fn tree(me: A, recs: impl IntoIterator<Item = Record<N, A>>) -> Repr<N, A> {
+        let mut timers = BTreeSet::new();
+        let map = recs
+            .into_iter()
+            .map(|r| {
+                if let Some(t) = timer(me, &r) {
+                    timers.insert((t, r.name.clone()));
+                }
+                (r.name.clone(), r)
+            })
+            .collect();
+        Repr::Tree { map, timers }
+    }
+
+    /// The record of `name`.
+    pub fn get(&self, name: &N) -> Option<&Record<N, A>> {
+        match &self.repr {
+            Repr::Inline(v) => v.binary_search_by(|r| r.name.cmp(name)).ok().map(|i| &v[i]),
+            Repr::Tree { map, .. } => map.get(name),
+        }
+    }
+
+    /// The record of `name`, to change in place (anything but its name); the timer index
+    /// follows when the guard drops.
+    pub fn get_mut(&mut self, name: &N) -> Option<RecordMut<'_, N, A>> {
+        let me = self.me;
+        match &mut self.repr {
+            Repr::Inline(v) => {
+                let i = v.binary_search_by(|r| r.name.cmp(name)).ok()?;
+                Some(RecordMut {
+                    rec: &mut v[i],
+                    index: None,
+                })
+            }
+            Repr::Tree { map, timers } => {
+                let rec = map.get_mut(name)?;
+                let before = timer(me, rec);
+                Some(RecordMut {
+                    rec,
+                    index: Some(Reindex { timers, me, before }),
+                })
+            }
+        }
+    }
+
+    /// Inserts `rec`, or replaces the record of its name.
+    pub fn insert(&mut self, rec: Record<N, A>) {
+        let me = self.me;
+        match &mut self.repr {
+            Repr::Inline(v) => {
+                match v.binary_search_by(|r| r.name.cmp(&rec.name)) {
+                    Ok(i) => v[i] = rec,
+                    Err(i) => v.insert(i, rec),
+                }
+                if v.len() > INLINE_MAX {
+                    let v = std::mem::take(v);
+                    self.repr = Records::tree(me, v);
+                }
+            }
+            Repr::Tree { map, timers } => {
+                let new = timer(me, &rec).map(|t| (t, rec.name.clone()));
+                if let Some(old) = map.insert(rec.name.clone(), rec) {
+                    if let Some(t) = timer(me, &old) {
+                        timers.remove(&(t, old.name));
+                    }
+                }
+                if let Some(k) = new {
+                    timers.insert(k);
+                }
+            }
+        }
+    }
+
+    /// Removes the record of `name`.
+    pub fn remove(&mut self, name: &N) -> Option<Record<N, A>> {
+        let me = self.me;
+        match &mut self.repr {
+            Repr::Inline(v) => {
+                let i = v.binary_search_by(|r| r.name.cmp(name)).ok()?;
+                Some(v.remove(i))
+            }
+            Repr::Tree { map, timers } => {
+                let old = map.remove(name)?;
+                if let Some(t) = timer(me, &old) {
+                    timers.remove(&(t, old.name.clone()));
+                }
+                if map.len() <= INLINE_MAX / 2 {
+                    let v = std::mem::take(map).into_values().collect();
+                    self.repr = Repr::Inline(v);
+                }
+                Some(old)
+            }
+        }
+    }
+
+    /// Changes every record in place with `f` (anything but its name), then rebuilds the timer
+    /// index. O(n).
+    pub fn update_all(&mut self, mut f: impl FnMut(&mut Record<N, A>)) {
+        let me = self.me;
+        match &mut self.repr {
+            Repr::Inline(v) => v.iter_mut().for_each(f),
+            Repr::Tree { map, timers } => {
+                map.values_mut().for_each(&mut f);
+                *timers = map
+                    .values()
+                    .filter_map(|r| Some((timer(me, r)?, r.name.clone())))
+                    .collect();
+            }
+        }
+    }
+
+    /// The earliest expiry of a record that ages ([`timer`]).
+    pub fn next_expiry(&self) -> Option<Time> {
+        match &self.repr {
+            Repr::Inline(v) => v.iter().filter_map(|r| timer(self.me, r)).min(),
+            Repr::Tree { timers, .. } => timers.first().map(|(t, _)| *t),
+        }
+    }
+
+    /// The names of the records that age and expire at `now` or before, in name order.
+    /// O(log n + due) above the inline size.
+    pub fn due(&self, now: Time) -> Vec<N> {
+        match &self.repr {
+            Repr::Inline(v) => v
+                .iter()
+                .filter(|r| timer(self.me, r).is_some_and(|t| t <= now))
+                .map(|r| r.name.clone())
+                .collect(),
+            Repr::Tree { timers, .. } => {
+                let mut names: Vec<N> = timers
+                    .iter()
+                    .take_while(|(t, _)| *t <= now)
+                    .map(|(_, n)| n.clone())
+                    .collect();
+                names.sort();
+                names
+            }
+        }
+    }
+
+    /// The names of the records that age ([`timer`]), in name order.
+    pub fn aging(&self) -> impl Iterator<Item = &N> + '_ {
+        self.iter()
+            .filter(move |r| timer(self.me, r).is_some())
+            .map(|r| &r.name)
+    }
+
+    #[cfg(test)]
+    fn check_index(&self) {
+        if let Repr::Tree { map, timers } = &self.repr {
+            let want: BTreeSet<(Time, N)> = map
+                .values()
+                .filter_map(|r| Some((timer(self.me, r)?, r.name.clone())))
+                .collect();
+            assert!(&want == timers, "timer index out of step with the records");
+            assert!(map.iter().all(|(n, r)| *n == r.name));
+        }
+    }
+}
+
+/// A record of [`Records`] being changed in place: dereferences to the record; when dropped,
+/// moves the record in the timer index if its expiry or aging changed. Its name must not
+/// change.
+pub struct RecordMut<'a, N: Ord + Clone, A: Addr> {
+    rec: &'a mut Record<N, A>,
+    index: Option<Reindex<'a, N, A>>,
+}
+
+struct Reindex<'a, N, A> {
+    timers: &'a mut BTreeSet<(Time, N)>,
+    me: A,
+    before: Option<Time>,
+}
+
+impl<N: Ord + Clone, A: Addr> std::ops::Deref for RecordMut<'_, N, A> {
+    type Target = Record<N, A>;
+    fn deref(&self) -> &Record<N, A> {
+        self.rec
+    }
+}
+
+impl<N: Ord + Clone, A: Addr> std::ops::DerefMut for RecordMut<'_, N, A> {
+    fn deref_mut(&mut self) -> &mut Record<N, A> {
+        self.rec
+    }
+}
+
+impl<N: Ord + Clone, A: Addr> Drop for RecordMut<'_, N, A> {
+    fn drop(&mut self) {
+        let Some(ix) = self.index.take() else {
+            return;
+        };
+        let after = timer(ix.me, self.rec);
+        if after != ix.before {
+            if let Some(t) = ix.before {
+                ix.timers.remove(&(t, self.rec.name.clone()));
+            }
+            if let Some(t) = after {
+                ix.timers.insert((t, self.rec.name.clone()));
+            }
+        }
+    }
+}
+
+/// The records of a [`Records`], in name order.
+pub enum Iter<'a, N, A> {
+    #[doc(hidden)]
+    Inline(std::slice::Iter<'a, Record<N, A>>),
+    #[doc(hidden)]
+    Tree(std::collections::btree_map::Values<'a, N, Record<N, A>>),
+}
+
+impl<'a, N, A> Iterator for Iter<'a, N, A> {
+    type Item = &'a Record<N, A>;
+    #[inline]
+    fn next(&mut self) -> Option<&'a Record<N, A>> {
+        match self {
+            Iter::Inline(i) => i.next(),
+            Iter::Tree(i) => i.next(),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Inline(i) => i.size_hint(),
+            Iter::Tree(i) => i.size_hint(),
+        }
+    }
+}
+
+impl<N, A> DoubleEndedIterator for Iter<'_, N, A> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Inline(i) => i.next_back(),
+            Iter::Tree(i) => i.next_back(),
+        }
+    }
+}
+
+impl<N, A> ExactSizeIterator for Iter<'_, N, A> {}
+
+impl<'a, N, A> IntoIterator for &'a Records<N, A> {
+    type Item = &'a Record<N, A>;
+    type IntoIter = Iter<'a, N, A>;
+    fn into_iter(self) -> Iter<'a, N, A> {
+        self.iter()
+    }
+}
+
+impl<N: PartialEq, A: PartialEq> PartialEq for Records<N, A> {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Inline(a), Repr::Inline(b)) => a == b,
+            _ => self.len() == other.len() && self.iter().eq(other.iter()),
+        }
+    }
+}
+impl<N: Eq, A: Eq> Eq for Records<N, A> {}
+
+impl<N: PartialOrd, A: PartialOrd> PartialOrd for Records<N, A> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        match (&self.repr, &other.repr) {
+            (Repr::Inline(a), Repr::Inline(b)) => a.partial_cmp(b),
+            _ => self.iter().partial_cmp(other.iter()),
+        }
+    }
+}
+
+/// Lexicographic over the records in name order (as a sorted vector of them compares).
+impl<N: Ord, A: Ord> Ord for Records<N, A> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.repr, &other.repr) {
+            (Repr::Inline(a), Repr::Inline(b)) => a.cmp(b),
+            _ => self.iter().cmp(other.iter()),
+        }
+    }
+}
+
+impl<N: Hash, A: Hash> Hash for Records<N, A> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for r in self {
+            r.hash(state);
+        }
+    }
+}
+
+impl<N: fmt::Debug, A: fmt::Debug> fmt::Debug for Records<N, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +560,114 @@ mod tests {
         assert!(r.has_addr_of(99) && !r.has_addr_of(10));
         r.set_addr_owners([(5, 99), (4, 7), (5, 8)]);
         assert_eq!(r.addr_owners().collect::<Vec<_>>(), [(4, 7), (5, 99)]);
+    }
+
+    impl<N, A> Record<N, A> {
+        fn with_name<M>(self, name: M) -> Record<M, A> {
+            Record {
+                name,
+                kind: self.kind,
+                state: self.state,
+                is_static: self.is_static,
+                node: self.node,
+                addrs: self.addrs,
+                other_owners: self.other_owners,
+                owner: self.owner,
+                version: self.version,
+                expires: self.expires,
+            }
+        }
+    }
+
+    fn hash_of<T: Hash>(t: &T) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(t)
+    }
+
+    /// Random inserts, in-place changes and removals across the inline/tree boundary: the
+    /// records match a plain sorted vector, the timer index matches the records, and equality,
+    /// order and hash do not depend on the representation.
+    #[test]
+    fn records_match_a_sorted_vector_and_keep_their_timer_index() {
+        let me = 10u8;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut recs: Records<u16, u8> = Records::new(me);
+        let mut want: Vec<Record<u16, u8>> = Vec::new();
+        for step in 0..20_000 {
+            // Grow to about 150 records, shrink to none, and again.
+            let grow = (step / 2_500) % 2 == 0;
+            let name = rnd(200) as u16;
+            match rnd(10) {
+                0..=3 if grow => {
+                    let r = Record {
+                        name,
+                        expires: rnd(50),
+                        is_static: rnd(8) == 0,
+                        ..rec(10 + rnd(2) as u8, &[1]).with_name(0u16)
+                    };
+                    recs.insert(r.clone());
+                    match want.binary_search_by_key(&name, |r| r.name) {
+                        Ok(i) => want[i] = r,
+                        Err(i) => want.insert(i, r),
+                    }
+                }
+                4..=6 => {
+                    let (t, st) = (rnd(50), rnd(3));
+                    let state =
+                        [RecState::Active, RecState::Released, RecState::Tombstone][st as usize];
+                    if let Some(mut r) = recs.get_mut(&name) {
+                        r.expires = t;
+                        r.state = state;
+                    }
+                    if let Ok(i) = want.binary_search_by_key(&name, |r| r.name) {
+                        want[i].expires = t;
+                        want[i].state = state;
+                    }
+                }
+                _ => {
+                    let got = recs.remove(&name);
+                    let had = want
+                        .binary_search_by_key(&name, |r| r.name)
+                        .ok()
+                        .map(|i| want.remove(i));
+                    assert_eq!(got, had);
+                }
+            }
+            recs.check_index();
+            assert_eq!(recs.len(), want.len());
+            assert!(recs.iter().eq(want.iter()));
+            assert_eq!(recs.get(&name), want.iter().find(|r| r.name == name));
+            let aging = want.iter().filter_map(|r| timer(me, r));
+            assert_eq!(recs.next_expiry(), aging.min());
+            let now = rnd(50);
+            let due: Vec<u16> = want
+                .iter()
+                .filter(|r| timer(me, r).is_some_and(|t| t <= now))
+                .map(|r| r.name)
+                .collect();
+            assert_eq!(recs.due(now), due);
+            if step % 97 == 0 {
+                // The same records in the other representation (or the same one rebuilt).
+                let other = Records::from_records(me, want.iter().rev().cloned());
+                other.check_index();
+                assert_eq!(recs, other);
+                assert_eq!(recs.cmp(&other), std::cmp::Ordering::Equal);
+                assert_eq!(hash_of(&recs), hash_of(&other));
+                let inline: SmallVec<[Record<u16, u8>; 2]> = want.iter().cloned().collect();
+                let forced = Records {
+                    me,
+                    repr: Repr::Inline(inline),
+                };
+                assert_eq!(recs, forced);
+                assert_eq!(hash_of(&recs), hash_of(&forced));
+                assert_eq!(format!("{recs:?}"), format!("{forced:?}"));
+            }
+        }
     }
 }

@@ -22,8 +22,7 @@ pub fn entries<N: NameKey, A: Addr>(
     max: Version,
 ) -> Vec<Record<N, A>> {
     let mut v: Vec<Record<N, A>> = src
-        .records
-        .iter()
+        .records()
         .filter(|r| {
             r.owner == owner
                 && r.version >= min
@@ -111,8 +110,7 @@ pub fn verify_replicas<N: NameKey, A: Addr>(
     let newer = held.into_iter().filter(|r| r.version > known).collect();
     apply_pulled(dst, cfg, now, owner, max, newer, out);
     let gone: Vec<Record<N, A>> = dst
-        .records
-        .iter()
+        .records()
         .filter(|r| {
             r.owner == owner
                 && r.state == RecState::Active
@@ -261,7 +259,7 @@ mod tests {
         let mut dst: Server<u8, u8> = Server::new(2);
         assert!(pull_pending(&dst, &src));
         assert!(pull(&mut dst, &cfg, 0, &src, &mut out));
-        assert_eq!(dst.records.len(), 2);
+        assert_eq!(dst.record_count(), 2);
         assert_eq!(dst.known_version(1), 2);
         assert!(!pull_pending(&dst, &src));
         assert!(!pull(&mut dst, &cfg, 0, &src, &mut out));

@@ -22,7 +22,7 @@ use crate::proto::{
     set_insert, set_remove, Addr, AddrList, NameKey, NodeType, Opcode, Packet, Rcode, SmallVec,
     Time,
 };
-pub use crate::record::{Kind, OwnerVersions, RecState, Record, Version};
+pub use crate::record::{Kind, OwnerVersions, RecState, Record, RecordMut, Records, Version};
 use crate::{Bug, Bugs};
 
 /// A registration waiting for the old holder(s) to answer a challenge query.
@@ -123,8 +123,9 @@ pub struct Send<N, A> {
 pub struct Server<N, A> {
     /// This server's address; it is the owner id of the records it registers.
     pub me: A,
-    /// The database, sorted by name, one record per name.
-    pub records: SmallVec<[Record<N, A>; 2]>,
+    /// The database, one record per name (read through [`Server::records`] and
+    /// [`Server::record`]).
+    records: Records<N, A>,
     /// Registrations waiting for challenge answers, sorted by name, at most one per name.
     pub pending: SmallVec<[Pending<N, A>; 1]>,
     /// The next version id this server gives its own records (must survive restarts).
@@ -178,7 +179,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     pub fn new(me: A) -> Self {
         Server {
             me,
-            records: SmallVec::new(),
+            records: Records::new(me),
             pending: SmallVec::new(),
             next_version: 1,
             known: SmallVec::new(),
@@ -211,9 +212,37 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         }
     }
 
-    /// The record for `name`.
+    /// The record for `name`. O(log n).
     pub fn record(&self, name: &N) -> Option<&Record<N, A>> {
-        self.find(name).ok().map(|i| &self.records[i])
+        self.records.get(name)
+    }
+
+    /// Every record, in name order.
+    pub fn records(&self) -> crate::record::Iter<'_, N, A> {
+        self.records.iter()
+    }
+
+    /// How many records the database holds.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Replaces the whole database with `records` (for a name listed twice the first counts),
+    /// as read back from storage: nothing is journaled.
+    pub fn restore_records(&mut self, records: impl IntoIterator<Item = Record<N, A>>) {
+        self.records = Records::from_records(self.me, records);
+    }
+
+    /// Changes every record in place with `f` (its name excepted), journaling nothing. O(n).
+    pub fn update_records(&mut self, f: impl FnMut(&mut Record<N, A>)) {
+        self.records.update_all(f);
+    }
+
+    /// The record for `name`, to change in place (its name excepted): journaled. The
+    /// state machine's rules are the caller's to keep.
+    pub fn record_mut(&mut self, name: &N) -> Option<RecordMut<'_, N, A>> {
+        self.touch(name);
+        self.records.get_mut(name)
     }
 
     /// The active record for `name`.
@@ -226,23 +255,14 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         self.pending.iter().find(|p| &p.name == name)
     }
 
-    fn find(&self, name: &N) -> Result<usize, usize> {
-        self.records.binary_search_by(|r| r.name.cmp(name))
-    }
-
     /// Inserts or replaces the record for `rec.name`.
     pub(crate) fn put(&mut self, rec: Record<N, A>) {
         self.touch(&rec.name);
-        match self.find(&rec.name) {
-            Ok(i) => self.records[i] = rec,
-            Err(i) => self.records.insert(i, rec),
-        }
+        self.records.insert(rec);
     }
 
     pub(crate) fn bump(&mut self) -> Version {
-        let v = self.next_version;
-        self.next_version += 1;
-        v
+        bump(&mut self.next_version)
     }
 
     /// The owner-version map: the highest version held per owner, this server included.
@@ -421,11 +441,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             out.push(neg_to(op, r.name, Rcode::RfsErr, r.from, r.xid));
             return;
         }
-        let idx = self
-            .find(&r.name)
-            .ok()
-            .filter(|&i| self.records[i].state == RecState::Active);
-        let holder = idx.is_some_and(|i| self.records[i].addrs.contains(&r.addr));
+        let active = self.active(&r.name);
+        let holder = active.is_some_and(|rec| rec.addrs.contains(&r.addr));
+        let active = active.is_some();
         if let Some(p) = self
             .pending
             .iter()
@@ -455,7 +473,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             });
             return;
         }
-        let Some(i) = idx else {
+        if !active {
             // A free name (none, released or tombstone): granted.
             let (kind, addrs) = if r.group {
                 // A normal group keeps its first registrant's address: it is
@@ -484,8 +502,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 r.xid,
             ));
             return;
-        };
-        let rec = &mut self.records[i];
+        }
+        let mut rec = self.records.get_mut(&r.name).expect("active record");
         if r.group {
             match rec.kind {
                 Kind::Group => {
@@ -508,8 +526,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                     // their owners.
                     if rec.add_addr(r.addr, self.me) || rec.owner != self.me {
                         rec.take_ownership(self.me);
-                        let v = self.bump();
-                        self.records[i].version = v;
+                        rec.version = bump(&mut self.next_version);
                     }
                     out.push(positive(
                         op,
@@ -537,8 +554,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 rec.expires = now + Time::from(r.ttl);
                 if rec.add_addr(r.addr, self.me) || rec.owner != self.me {
                     rec.take_ownership(self.me);
-                    let v = self.bump();
-                    self.records[i].version = v;
+                    rec.version = bump(&mut self.next_version);
                 }
             }
             out.push(positive(
@@ -763,11 +779,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             ));
         } else {
             // The old holder still claims it: keep only the addresses still held.
-            let i = self.find(&p.name).expect("active record");
-            if self.records[i].addrs != p.claims {
-                let v = self.bump();
-                let me = self.me;
-                let rec = &mut self.records[i];
+            let me = self.me;
+            let mut rec = self.records.get_mut(&p.name).expect("active record");
+            if rec.addrs != p.claims {
+                let v = bump(&mut self.next_version);
                 rec.retain_addrs(|a| p.claims.contains(a));
                 rec.take_ownership(me);
                 rec.version = v;
@@ -824,16 +839,11 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         addr: A,
         out: &mut Vec<Send<N, A>>,
     ) {
-        match self
-            .find(&name)
-            .ok()
-            .filter(|&i| self.records[i].state == RecState::Active)
-        {
-            Some(i)
-                if !group
-                    && self.records[i].kind.is_unique()
-                    && !self.records[i].addrs.contains(&addr) =>
-            {
+        let held = self
+            .active(&name)
+            .map(|r| !group && r.kind.is_unique() && !r.addrs.contains(&addr));
+        match held {
+            Some(true) => {
                 // A refresh from an address that does not hold the unique name is a
                 // registration: WACK, challenge the holder (Windows and Samba).
                 let reg = Reg {
@@ -848,8 +858,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 };
                 self.register(cfg, now, reg, out)
             }
-            Some(i) => {
-                let rec = &mut self.records[i];
+            Some(false) => {
+                let mut rec = self.records.get_mut(&name).expect("active record");
                 let ok = if group {
                     !rec.kind.is_unique()
                 } else {
@@ -905,16 +915,15 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         } else {
             Rcode::NamErr
         };
-        let Some(i) = self
-            .find(&name)
-            .ok()
-            .filter(|&i| self.records[i].state == RecState::Active)
+        let me = self.me;
+        let Some(mut rec) = self
+            .records
+            .get_mut(&name)
+            .filter(|r| r.state == RecState::Active)
         else {
             out.push(neg_to(Opcode::Release, name, unknown, from, xid));
             return;
         };
-        let me = self.me;
-        let rec = &mut self.records[i];
         if rec.is_static {
             out.push(neg_to(Opcode::Release, name, Rcode::RfsErr, from, xid));
             return;
@@ -928,10 +937,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 rec.remove_addr(&addr);
                 if !rec.addrs.is_empty() {
                     rec.take_ownership(me);
-                    let v = self.bump();
-                    self.records[i].version = v;
+                    rec.version = bump(&mut self.next_version);
                 }
-                self.records[i].addrs.is_empty()
+                rec.addrs.is_empty()
             }
             _ => {
                 // Honoured only from a registered address; anybody else is told the name is
@@ -940,9 +948,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 return;
             }
         };
-        let group = !self.records[i].kind.is_unique();
+        let group = !rec.kind.is_unique();
         if released {
-            let rec = &mut self.records[i];
             rec.state = RecState::Released;
             rec.expires = now + Time::from(cfg.tombstone_interval);
         }
@@ -963,79 +970,61 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     /// expire; replicas only leave as tombstones. Returns false when there was nothing to do.
     pub fn scavenge(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
         self.touch(name);
-        let Ok(i) = self.find(name) else {
+        let me = self.me;
+        let Some(mut rec) = self.records.get_mut(name) else {
             return false;
         };
-        let me = self.me;
-        let rec = &self.records[i];
         if rec.is_static {
             return false;
         }
         match rec.state {
             RecState::Active if rec.owner == me => {
-                let rec = &mut self.records[i];
                 rec.state = RecState::Released;
                 rec.expires = now + Time::from(cfg.tombstone_interval);
             }
             RecState::Released => {
-                let v = if rec.owner == me {
-                    self.bump()
-                } else {
-                    rec.version
-                };
-                let rec = &mut self.records[i];
+                if rec.owner == me {
+                    rec.version = bump(&mut self.next_version);
+                }
                 rec.state = RecState::Tombstone;
-                rec.version = v;
                 rec.expires = now + Time::from(cfg.tombstone_timeout);
             }
             RecState::Tombstone => {
-                self.records.remove(i);
+                drop(rec);
+                self.records.remove(name);
             }
             RecState::Active => return false,
         }
         true
     }
 
-    /// Whether a record moves along by scavenging: not static, and not an active replica
+    /// Names [`Server::scavenge`] would change: not static, and not an active replica
     /// (replicas change only through replication).
-    fn ages(&self, r: &Record<N, A>) -> bool {
-        !(r.is_static || (r.state == RecState::Active && r.owner != self.me))
-    }
-
-    /// Names [`Server::scavenge`] would change.
     pub fn scavengeable(&self) -> impl Iterator<Item = &N> + '_ {
-        self.records
-            .iter()
-            .filter(move |r| self.ages(r))
-            .map(|r| &r.name)
+        self.records.aging()
     }
 
-    /// Everything that is due at `now`: undecided challenges, expiries.
+    /// Everything that is due at `now`: undecided challenges, expiries. Touches only what is
+    /// due (O(log n) per expiry, plus a look at every pending challenge).
     pub fn on_timer(&mut self, cfg: &ServerConfig, now: Time, out: &mut Vec<Send<N, A>>) {
         while let Some(p) = self.pending.iter().find(|p| p.deadline <= now) {
             let name = p.name.clone();
             self.challenge_timeout(cfg, now, &name, out);
         }
-        let due: Vec<N> = self
-            .records
-            .iter()
-            .filter(|r| r.expires <= now && self.ages(r))
-            .map(|r| r.name.clone())
-            .collect();
-        for name in due {
+        for name in self.records.due(now) {
             self.scavenge(cfg, now, &name);
         }
     }
 
-    /// When [`Server::on_timer`] next has something to do.
+    /// When [`Server::on_timer`] next has something to do. O(log n) in the records (a timer
+    /// index), O(pending) in the challenges.
     pub fn next_deadline(&self) -> Option<Time> {
-        let p = self.pending.iter().map(|p| p.deadline);
-        let r = self
-            .records
-            .iter()
-            .filter(|r| self.ages(r))
-            .map(|r| r.expires);
-        p.chain(r).min()
+        let p = self.pending.iter().map(|p| p.deadline).min();
+        let r = self.records.next_expiry();
+        match (p, r) {
+            (Some(p), Some(r)) => Some(p.min(r)),
+            (p, r) => p.or(r),
+        }
     }
 
     /// Enters a static mapping (replacing whatever record the name had).
@@ -1052,15 +1041,11 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     /// Deletes a static mapping: it becomes a tombstone (so partners delete it too).
     pub fn delete_static(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
         self.touch(name);
-        let Ok(i) = self.find(name) else {
+        let me = self.me;
+        let Some(mut rec) = self.records.get_mut(name).filter(|r| r.is_static) else {
             return false;
         };
-        if !self.records[i].is_static {
-            return false;
-        }
-        let v = self.bump();
-        let me = self.me;
-        let rec = &mut self.records[i];
+        let v = bump(&mut self.next_version);
         rec.is_static = false;
         rec.state = RecState::Tombstone;
         rec.take_ownership(me);
@@ -1068,6 +1053,13 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         rec.expires = now + Time::from(cfg.tombstone_timeout);
         true
     }
+}
+
+/// The next version id of `next` (and the counter moves on).
+fn bump(next: &mut Version) -> Version {
+    let v = *next;
+    *next += 1;
+    v
 }
 
 struct Reg<N, A> {
@@ -1429,7 +1421,7 @@ mod tests {
         let cfg = ServerConfig::default();
         let mut s = S::new(ME);
         step(&mut s, &cfg, 1, reg(5, 1, true));
-        s.records[0].addrs = [1, 2].into();
+        s.record_mut(&5).unwrap().addrs = [1, 2].into();
         let rel = |addr| Packet::Release {
             name: 5,
             group: false,

@@ -195,13 +195,13 @@ fn server_changes(
     out: &mut Vec<String>,
 ) {
     let label = format!("WINS-{}", i + 1);
-    for rb in &b.records {
+    for rb in b.records() {
         match a.record(&rb.name) {
             Some(ra) if ra == rb => {}
             _ => out.push(format!("{label} now holds {}", record(w, rb))),
         }
     }
-    for ra in &a.records {
+    for ra in a.records() {
         if b.record(&ra.name).is_none() {
             out.push(format!("{label} deletes {}", w.name_label(ra.name)));
         }
@@ -303,7 +303,7 @@ pub fn initial(w: &World, s: &State) -> Vec<String> {
             "DOWN"
         };
         out.push(format!("WINS-{} is {up}", i + 1));
-        for r in &sv.records {
+        for r in sv.records() {
             out.push(format!("WINS-{} holds {}", i + 1, record(w, r)));
         }
     }
@@ -328,8 +328,7 @@ pub fn initial(w: &World, s: &State) -> Vec<String> {
 /// Replicas a pull brought that the puller did not apply (the conflict rules kept its record).
 fn kept_replicas(w: &World, a: &State, b: &State, dst: usize, src: usize) -> Vec<String> {
     let (before, after, from) = (&a.servers[dst], &b.servers[dst], &a.servers[src]);
-    from.records
-        .iter()
+    from.records()
         .filter(|r| {
             r.owner != before.me
                 && r.version > before.known_version(r.owner)

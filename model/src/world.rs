@@ -529,8 +529,7 @@ impl World {
         }
         let srv = &s.servers[i];
         if let Some(r) = srv
-            .records
-            .iter()
+            .records()
             .filter(|r| {
                 r.owner == srv.me
                     && r.version >= since
@@ -752,7 +751,7 @@ impl World {
                 }
             }
             if self.kind == ScenarioKind::Challenge {
-                for r in &sv.records {
+                for r in sv.records() {
                     // Active records expire only when no host refreshes them any more.
                     let held = s.clients.iter().any(|cl| {
                         cl.entry(&r.name).is_some_and(|e| {
@@ -1096,10 +1095,10 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
     let mut m = s.clone();
     for sv in 0..m.servers.len() {
         m.servers[sv].update(|sv| {
-            for r in sv.records.iter_mut() {
+            sv.update_records(|r| {
                 let pairs: Vec<(Ip, Ip)> = r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
                 r.set_addr_owners(pairs);
-            }
+            });
             for p in sv.pending.iter_mut() {
                 p.requester = sw(p.requester);
                 p.from = sw(p.from);
@@ -1145,8 +1144,7 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
 pub fn versions_increase(w: &World, s: &State) -> bool {
     s.servers.iter().all(|sv| {
         let mut own: Vec<Version> = sv
-            .records
-            .iter()
+            .records()
             .filter(|r| r.owner == sv.me)
             .map(|r| r.version)
             .collect();
@@ -1154,10 +1152,7 @@ pub fn versions_increase(w: &World, s: &State) -> bool {
         let distinct = own.windows(2).all(|p| p[0] < p[1]);
         distinct
             && own.last().is_none_or(|v| *v < sv.next_version)
-            && sv
-                .records
-                .iter()
-                .all(|r| r.version <= sv.known_version(r.owner))
+            && sv.records().all(|r| r.version <= sv.known_version(r.owner))
             && w.server_ips.contains(&sv.me)
     })
 }

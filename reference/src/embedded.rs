@@ -3,7 +3,7 @@
 //! default target) and on its own by `nbns-conform serve`, or in a test of your own.
 
 use crate::packet_layer::PacketConfig;
-use crate::server::{WinsServer, WinsServerConfig};
+use crate::server::{ServerHandle, WinsServer, WinsServerConfig};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +19,7 @@ pub const EMBEDDED_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// A reference target running on a thread of this process.
 pub struct EmbeddedServer {
     addr: SocketAddr,
+    handle: ServerHandle,
     wrepl: Option<SocketAddrV4>,
     name: String,
     stop: Arc<AtomicBool>,
@@ -47,6 +48,7 @@ impl EmbeddedServer {
         let wins = WinsServer::open(cfg, socket)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let wrepl = wins.replication_addr();
+        let handle = wins.handle();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::Builder::new()
@@ -54,6 +56,7 @@ impl EmbeddedServer {
             .spawn(move || wins.serve(&flag))?;
         Ok(EmbeddedServer {
             addr,
+            handle,
             wrepl,
             name,
             stop,
@@ -63,6 +66,12 @@ impl EmbeddedServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Changes the running server's state machine in-process (see
+    /// [`ServerHandle::update`]).
+    pub fn handle(&self) -> &ServerHandle {
+        &self.handle
     }
 
     pub fn name(&self) -> &str {

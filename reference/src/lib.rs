@@ -36,5 +36,5 @@ pub mod wire_name;
 
 pub use embedded::EmbeddedServer;
 pub use packet_layer::{PacketConfig, PacketLayer};
-pub use server::{WinsServer, WinsServerConfig};
+pub use server::{ServerHandle, WinsServer, WinsServerConfig};
 pub use wire_name::WireName;

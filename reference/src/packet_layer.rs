@@ -341,7 +341,7 @@ impl PacketLayer {
                 // bytes (16 + 237 + the name's dot fill the 255 of a replicated name).
                 let scope_too_long = registers && name.dotted_scope().len() > MAX_SCOPE_TEXT;
                 let full = registers
-                    && self.server.records.len() >= self.cfg.max_records
+                    && self.server.record_count() >= self.cfg.max_records
                     && self.server.record(&name).is_none();
                 if full {
                     self.refused_full += 1;
@@ -349,7 +349,7 @@ impl PacketLayer {
                         self.full_logged_at = Some(now);
                         eprintln!(
                             "database full ({} records, --max-records {}): new names refused with SRV_ERR ({} so far)",
-                            self.server.records.len(),
+                            self.server.record_count(),
                             self.cfg.max_records,
                             self.refused_full
                         );

@@ -15,8 +15,9 @@ use crate::db::{Batch, Db, Stored};
 use crate::packet_layer::{PacketConfig, PacketLayer};
 use crate::replication::records::{from_wire, to_wire, WinsRecord};
 use crate::replication::service::{ReplicaDb, ReplicationConfig, ReplicationService};
+use crate::wire_name::WireName;
 use nbns_model::proto::Time;
-use nbns_model::server::Server;
+use nbns_model::server::{Server, ServerConfig};
 use nbns_wire::wrepl::{OwnedNameRecord, OwnerRecord};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -231,7 +232,7 @@ impl ReplicaDb for Shared {
 /// in a heap, and only the records sent converted; `replication::entries`
 /// would copy the whole range under the lock.
 fn bounded_entries(
-    server: &Server<crate::wire_name::WireName, Ipv4Addr>,
+    server: &Server<WireName, Ipv4Addr>,
     owner: Ipv4Addr,
     min: u64,
     max: u64,
@@ -241,8 +242,9 @@ fn bounded_entries(
     use std::collections::BinaryHeap;
     const SHORTEST_RECORD: usize = 32;
     let cap = max_bytes / SHORTEST_RECORD + 1;
-    let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::new();
-    for (i, r) in server.records.iter().enumerate() {
+    // (version, name): names order as the records iterate.
+    let mut heap: BinaryHeap<(u64, &WireName)> = BinaryHeap::new();
+    for r in server.records() {
         // The filter of `replication::entries` (checked against it in the tests).
         if r.owner != owner
             || r.version < min
@@ -260,12 +262,12 @@ fn bounded_entries(
         if heap.len() == cap {
             heap.pop();
         }
-        heap.push((r.version, i));
+        heap.push((r.version, &r.name));
     }
     let mut out = Vec::new();
     let mut bytes = 0;
-    for (_, i) in heap.into_sorted_vec() {
-        let w = to_wire(&server.records[i]);
+    for (_, name) in heap.into_sorted_vec() {
+        let w = to_wire(server.record(name).expect("a record just seen"));
         bytes += w.as_record().buffer_len();
         if bytes > max_bytes && !out.is_empty() {
             break;
@@ -303,6 +305,32 @@ fn replicas(
         }
     }
     (out, seen)
+}
+
+/// Changes a (running) [`WinsServer`]'s state machine in-process, under its
+/// lock, as the packet layer would: what `f` changes is committed to the
+/// database and what it sends is dropped.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Shared,
+}
+
+impl ServerHandle {
+    /// Runs `f` on the state machine with its settings and the server's
+    /// clock, then commits
+    /// the records it changed in one transaction.
+    pub fn update<R>(
+        &self,
+        f: impl FnOnce(&mut Server<WireName, Ipv4Addr>, &ServerConfig, Time) -> R,
+    ) -> Result<R, String> {
+        let mut guard = self.shared.lock();
+        let core = &mut *guard;
+        let now = core.clock.now();
+        let cfg = core.packet.config().server.clone();
+        let r = f(core.packet.server_mut(), &cfg, now);
+        core.commit()?;
+        Ok(r)
+    }
 }
 
 /// A reference WINS server ready to serve on its UDP socket.
@@ -352,6 +380,14 @@ impl WinsServer {
             service,
             batch: cfg.batch.max(1),
         })
+    }
+
+    /// A handle that changes the running server's state machine directly
+    /// ([`ServerHandle::update`]), e.g. to fill the database for a benchmark.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Where replication listens, when it is on.
@@ -436,7 +472,7 @@ impl WinsServer {
 /// The state machine as the database left it. Version ids go on from the
 /// highest one ever given (the store keeps the counter; MS-WINSRA requires
 /// ids to increase across restarts).
-fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::wire_name::WireName, Ipv4Addr> {
+fn restore(me: Ipv4Addr, stored: Stored) -> Server<WireName, Ipv4Addr> {
     let mut server = Server::new(me);
     server.keep_journal();
     if let Some(old) = stored.me.filter(|old| *old != me) {
@@ -444,16 +480,13 @@ fn restore(me: Ipv4Addr, stored: Stored) -> Server<crate::wire_name::WireName, I
             "warning: the database was written by the server at {old}; its records stay that owner's replicas"
         );
     }
-    let mut records = stored.records;
-    records.sort_by(|a, b| a.name.cmp(&b.name));
-    records.dedup_by(|a, b| a.name == b.name);
     server.next_version = stored.next_version.max(1);
-    for r in &records {
+    for r in &stored.records {
         if r.owner == me {
             server.next_version = server.next_version.max(r.version + 1);
         }
     }
-    server.records = records.into_iter().collect();
+    server.restore_records(stored.records);
     let mut known = stored.known;
     known.retain(|(o, _)| *o != me);
     known.sort();
@@ -511,7 +544,7 @@ mod tests {
             // Versions not in name order.
             recs.push(rec(i, owner, ((i * 7919) % 3001) as u64 + 1, state));
         }
-        server.records = recs.into_iter().collect();
+        server.restore_records(recs);
         for (min, max, bytes) in [
             (1, u64::MAX, 1 << 20),
             (1, 3001, 2000),
