@@ -192,6 +192,10 @@ impl Netns {
             "-i",
             "lo",
             "--immediate-mode",
+            // A 16 MiB kernel buffer: on a loaded machine the default one drops
+            // packets, and a lost answer reads as a server that did not answer.
+            "-B",
+            "16384",
             "-U",
             "-n",
             "-Z",
