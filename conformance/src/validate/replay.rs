@@ -238,12 +238,19 @@ impl Replay<'_> {
                     ex.predicted.push_back(bytes);
                 }
             } else if let Some(name) = name_of(&repr) {
-                self.challenges.push(ServerRequest {
+                let c = ServerRequest {
                     to: *to.ip(),
                     name,
                     opcode: repr.flags.opcode,
                     request_frame: self.current_frame,
-                });
+                };
+                // A retransmission (the same request to the same holder) is a matter of
+                // timing, not of the rules: only the first is expected.
+                let same =
+                    |o: &ServerRequest| o.to == c.to && o.name == c.name && o.opcode == c.opcode;
+                if !self.challenges.iter().any(same) && !self.seen_challenges.iter().any(same) {
+                    self.challenges.push(c);
+                }
             }
         }
     }
