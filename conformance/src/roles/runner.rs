@@ -504,9 +504,12 @@ fn challenge(
 ) -> Result<(), (String, String)> {
     let deadline = (Instant::now() + c.timeout).min(limit);
     let query = listener.take(deadline, |i| {
+        // From the target's own port too: a name server challenges from its NBNS port (137
+        // for nmbd and the AD DC, the embedded target's socket), and a query replayed from
+        // another port of its address must not pass for a challenge.
         i.client == c.to.0
             && i.at >= since
-            && i.from.ip() == target.addr.ip()
+            && i.from == target.addr
             && Repr::parse_bytes(&i.bytes).is_ok_and(|r| {
                 !r.flags.response
                     && r.flags.opcode == Opcode::Query
