@@ -839,63 +839,46 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         addr: A,
         out: &mut Vec<Send<N, A>>,
     ) {
-        let held = self
+        // A refresh of a name the server lost (nmbd does the same), or from an address that
+        // does not hold the unique name (Windows and Samba: WACK, challenge the holder), is a
+        // registration.
+        let registers = self
             .active(&name)
-            .map(|r| !group && r.kind.is_unique() && !r.addrs.contains(&addr));
-        match held {
-            Some(true) => {
-                // A refresh from an address that does not hold the unique name is a
-                // registration: WACK, challenge the holder (Windows and Samba).
-                let reg = Reg {
-                    name,
-                    group,
-                    node,
-                    ttl,
-                    addr,
-                    multihomed: false,
-                    from,
-                    xid,
-                };
-                self.register(cfg, now, reg, out)
+            .is_none_or(|r| !group && r.kind.is_unique() && !r.addrs.contains(&addr));
+        if registers {
+            let reg = Reg {
+                name,
+                group,
+                node,
+                ttl,
+                addr,
+                multihomed: false,
+                from,
+                xid,
+            };
+            return self.register(cfg, now, reg, out);
+        }
+        let mut rec = self.records.get_mut(&name).expect("active record");
+        let ok = if group {
+            !rec.kind.is_unique()
+        } else {
+            rec.kind.is_unique() && rec.addrs.contains(&addr)
+        };
+        if ok {
+            if !rec.is_static {
+                rec.expires = rec.expires.max(now + Time::from(ttl));
             }
-            Some(false) => {
-                let mut rec = self.records.get_mut(&name).expect("active record");
-                let ok = if group {
-                    !rec.kind.is_unique()
-                } else {
-                    rec.kind.is_unique() && rec.addrs.contains(&addr)
-                };
-                if ok {
-                    if !rec.is_static {
-                        rec.expires = rec.expires.max(now + Time::from(ttl));
-                    }
-                    out.push(positive(
-                        Opcode::Refresh,
-                        name,
-                        ttl,
-                        group,
-                        AddrList::one(addr),
-                        from,
-                        xid,
-                    ));
-                } else {
-                    out.push(neg_to(Opcode::Refresh, name, Rcode::ActErr, from, xid));
-                }
-            }
-            None => {
-                // Refreshing a name the server lost: treat as a registration (nmbd does).
-                let reg = Reg {
-                    name,
-                    group,
-                    node,
-                    ttl,
-                    addr,
-                    multihomed: false,
-                    from,
-                    xid,
-                };
-                self.register(cfg, now, reg, out)
-            }
+            out.push(positive(
+                Opcode::Refresh,
+                name,
+                ttl,
+                group,
+                AddrList::one(addr),
+                from,
+                xid,
+            ));
+        } else {
+            out.push(neg_to(Opcode::Refresh, name, Rcode::ActErr, from, xid));
         }
     }
 
