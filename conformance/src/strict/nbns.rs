@@ -245,48 +245,44 @@ pub fn check_response(asked: &Asked<'_>, bytes: &[u8]) -> Vec<Violation> {
                 "a registration response carries NAM_ERR (3), which RFC 1002 4.2.6 does not give",
             ));
         }
-        Kind::RegistrationResponse => {
-            check_rcode(
-                &mut v,
+        Kind::RegistrationResponse => check_echoing_response(
+            &mut v,
+            &rr,
+            asked.entry,
+            f.rcode,
+            (
+                "RFC1002-4.2.5-RDATA",
+                "RFC1002-4.2.6-RDATA",
                 "RFC1002-4.2.6-FLAGS",
-                f.rcode,
-                &[
-                    Rcode::NoError,
-                    Rcode::FmtErr,
-                    Rcode::SrvErr,
-                    Rcode::ImpErr,
-                    Rcode::RfsErr,
-                    Rcode::ActErr,
-                    Rcode::CftErr,
-                ],
-            );
-            let rule = if f.rcode == Rcode::NoError {
-                "RFC1002-4.2.5-RDATA"
-            } else {
-                "RFC1002-4.2.6-RDATA"
-            };
-            check_echoed_entry(&mut v, rule, &rr, asked.entry);
-        }
-        Kind::ReleaseResponse => {
-            check_rcode(
-                &mut v,
+            ),
+            &[
+                Rcode::NoError,
+                Rcode::FmtErr,
+                Rcode::SrvErr,
+                Rcode::ImpErr,
+                Rcode::RfsErr,
+                Rcode::ActErr,
+                Rcode::CftErr,
+            ],
+        ),
+        Kind::ReleaseResponse => check_echoing_response(
+            &mut v,
+            &rr,
+            asked.entry,
+            f.rcode,
+            (
+                "RFC1002-4.2.10-RDATA",
+                "RFC1002-4.2.11-RDATA",
                 "RFC1002-4.2.11-FLAGS",
-                f.rcode,
-                &[
-                    Rcode::NoError,
-                    Rcode::FmtErr,
-                    Rcode::SrvErr,
-                    Rcode::RfsErr,
-                    Rcode::ActErr,
-                ],
-            );
-            let rule = if f.rcode == Rcode::NoError {
-                "RFC1002-4.2.10-RDATA"
-            } else {
-                "RFC1002-4.2.11-RDATA"
-            };
-            check_echoed_entry(&mut v, rule, &rr, asked.entry);
-        }
+            ),
+            &[
+                Rcode::NoError,
+                Rcode::FmtErr,
+                Rcode::SrvErr,
+                Rcode::RfsErr,
+                Rcode::ActErr,
+            ],
+        ),
         Kind::Wack => {
             if f.rcode != Rcode::NoError {
                 v.push(Violation::new(
@@ -575,6 +571,25 @@ fn check_rcode(v: &mut Vec<Violation>, rule: &'static str, got: Rcode, allowed: 
             ),
         ));
     }
+}
+
+/// A registration or release response: an rcode its negative form allows, and the request's
+/// own entry (rules: positive RDATA, negative RDATA, negative rcodes).
+fn check_echoing_response(
+    v: &mut Vec<Violation>,
+    rr: &Record<'_>,
+    asked: Option<NbEntry>,
+    rcode: Rcode,
+    (positive, negative, rcodes): (&'static str, &'static str, &'static str),
+    allowed: &[Rcode],
+) {
+    check_rcode(v, rcodes, rcode, allowed);
+    let rule = if rcode == Rcode::NoError {
+        positive
+    } else {
+        negative
+    };
+    check_echoed_entry(v, rule, rr, asked);
 }
 
 /// Registration and release responses: one 6-byte entry, the request's address and group flag.
