@@ -239,6 +239,13 @@ pub trait NameKey: Ord + Clone + Hash + Debug {
         let _ = group;
         false
     }
+
+    /// For a `<1C>` (domain controllers) name, the same name with suffix `<1B>` (the domain
+    /// master browser, the PDC): Windows WINS and Samba list that name's address first in
+    /// the answer to a `<1C>` query. `None` where the name space has no such pair.
+    fn domain_master_of(&self) -> Option<Self> {
+        None
+    }
 }
 
 /// The suffixes [`NameKey::is_refused_type`] judges: `<1B>` may not be a group, `<1C>`

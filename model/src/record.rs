@@ -66,6 +66,11 @@ pub struct Record<N, A> {
     /// exceptions are kept. Read through [`Record::owner_of`] and [`Record::addr_owners`];
     /// change through the methods below, which keep the two lists consistent.
     pub other_owners: AddrList<(A, A)>,
+    /// `(address, expiry)`, sorted, for the members of a special group registered at this
+    /// server (each member's latest registration or refresh). Replicated members are not
+    /// listed: they count as older than any local one. A full special group drops its oldest
+    /// member for a new one ([`Record::oldest_member`]).
+    pub member_expiry: AddrList<(A, Time)>,
     /// The WINS server that owns the record (its address).
     pub owner: A,
     /// The owner's version id for this record.
@@ -97,6 +102,9 @@ impl<N, A: Addr> Record<N, A> {
         v.dedup_by(|later, first| later.0 == first.0);
         self.addrs = v.iter().map(|p| p.0).collect();
         self.other_owners = v.into_iter().filter(|p| p.1 != self.owner).collect();
+        let addrs = &self.addrs;
+        self.member_expiry
+            .retain(|(x, _)| addrs.binary_search(x).is_ok());
     }
 
     /// Adds address `a` owned by `owner`, or gives an address already listed that owner.
@@ -117,6 +125,7 @@ impl<N, A: Addr> Record<N, A> {
     /// Removes address `a` (and its owner). Returns true when it was listed.
     pub fn remove_addr(&mut self, a: &A) -> bool {
         self.other_owners.retain(|(x, _)| x != a);
+        self.member_expiry.retain(|(x, _)| x != a);
         set_remove(&mut self.addrs, a)
     }
 
@@ -124,6 +133,31 @@ impl<N, A: Addr> Record<N, A> {
     pub fn retain_addrs(&mut self, mut f: impl FnMut(&A) -> bool) {
         self.addrs.retain(&mut f);
         self.other_owners.retain(|(x, _)| f(x));
+        self.member_expiry.retain(|(x, _)| f(x));
+    }
+
+    /// Records that member `a` of a special group, registered here, expires at `expires`.
+    pub fn set_member_expiry(&mut self, a: A, expires: Time) {
+        self.member_expiry.retain(|(x, _)| *x != a);
+        set_insert(&mut self.member_expiry, (a, expires));
+    }
+
+    /// The member a full special group gives up for a new one (MS-NBTE 3.2.5.1: "the oldest
+    /// stored address"). As Samba's WINS server: a replicated member before any registered
+    /// here (the lowest address, as replicas carry no age), else the registered member that
+    /// expires first (the lowest address of those that tie).
+    pub fn oldest_member(&self) -> Option<A> {
+        let local = |a: &A| {
+            self.member_expiry
+                .iter()
+                .find(|(x, _)| x == a)
+                .map(|&(_, t)| t)
+        };
+        self.addrs
+            .iter()
+            .find(|a| local(a).is_none())
+            .or_else(|| self.addrs.iter().min_by_key(|a| local(a)))
+            .copied()
     }
 
     /// Makes `me` the record's owner; every address keeps its owner (Samba's
@@ -530,6 +564,7 @@ mod tests {
             node: NodeType::H,
             addrs: addrs.into(),
             other_owners: AddrList::new(),
+            member_expiry: AddrList::new(),
             owner,
             version: 1,
             expires: 0,
@@ -572,6 +607,7 @@ mod tests {
                 node: self.node,
                 addrs: self.addrs,
                 other_owners: self.other_owners,
+                member_expiry: self.member_expiry,
                 owner: self.owner,
                 version: self.version,
                 expires: self.expires,

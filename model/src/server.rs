@@ -314,6 +314,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             node,
             addrs,
             other_owners: AddrList::new(),
+            member_expiry: AddrList::new(),
             owner: self.me,
             version: self.bump(),
             expires: now + Time::from(ttl),
@@ -387,15 +388,15 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 let packet = match found {
                     Some(r) => Packet::Response {
                         op: Opcode::Query,
-                        name,
-                        rcode: Rcode::Ok,
                         ttl: r.expires.saturating_sub(now).min(u64::from(u32::MAX)) as u32,
                         group: !r.kind.is_unique(),
-                        addrs: if r.kind == Kind::Group {
-                            AddrList::new()
-                        } else {
-                            r.addrs.clone()
+                        addrs: match r.kind {
+                            Kind::Group => AddrList::new(),
+                            Kind::SpecialGroup => self.domain_controllers(cfg, &name, &r.addrs),
+                            _ => r.addrs.clone(),
                         },
+                        name,
+                        rcode: Rcode::Ok,
                     },
                     None => negative(Opcode::Query, name, Rcode::NamErr),
                 };
@@ -414,6 +415,34 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             } => self.challenge_answer(cfg, now, from, name, rcode == Rcode::Ok, &addrs, out),
             _ => {}
         }
+    }
+
+    /// The answer to a query for a special group: its members, and for a `<1C>` the address
+    /// of the active `<1B>` of the same name first (Windows WINS's Prepend1BTo1CQueries, on
+    /// by default, as in Samba: the PDC is the first domain controller a client tries),
+    /// without repeating it and at most `special_group_max` addresses in all.
+    fn domain_controllers(
+        &self,
+        cfg: &ServerConfig,
+        name: &N,
+        members: &AddrList<A>,
+    ) -> AddrList<A> {
+        let pdc = name
+            .domain_master_of()
+            .and_then(|n| self.record(&n))
+            .filter(|r| r.state == RecState::Active && r.kind.is_unique())
+            .and_then(|r| r.addrs.first().copied());
+        let Some(pdc) = pdc else {
+            return members.clone();
+        };
+        let mut addrs = AddrList::one(pdc);
+        for &a in members.iter().filter(|&&a| a != pdc) {
+            if addrs.len() >= cfg.special_group_max {
+                break;
+            }
+            addrs.push(a);
+        }
+        addrs
     }
 
     fn register(&mut self, cfg: &ServerConfig, now: Time, r: Reg<N, A>, out: &mut Vec<Send<N, A>>) {
@@ -490,7 +519,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             } else {
                 (Kind::Unique, AddrList::one(r.addr))
             };
-            let rec = self.new_record(r.name.clone(), kind, r.node, addrs, r.ttl, now);
+            let mut rec = self.new_record(r.name.clone(), kind, r.node, addrs, r.ttl, now);
+            if kind == Kind::SpecialGroup {
+                rec.set_member_expiry(r.addr, rec.expires);
+            }
             self.put(rec);
             out.push(positive(
                 op,
@@ -518,10 +550,16 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         r.xid,
                     ));
                 }
-                Kind::SpecialGroup
-                    if rec.addrs.contains(&r.addr) || rec.addrs.len() < cfg.special_group_max =>
-                {
+                Kind::SpecialGroup => {
+                    if !rec.addrs.contains(&r.addr) && rec.addrs.len() >= cfg.special_group_max {
+                        // A full list gives up its oldest member for the new one (MS-NBTE
+                        // 3.2.5.1).
+                        if let Some(oldest) = rec.oldest_member() {
+                            rec.remove_addr(&oldest);
+                        }
+                    }
                     rec.expires = rec.expires.max(now + Time::from(r.ttl));
+                    rec.set_member_expiry(r.addr, now + Time::from(r.ttl));
                     // The registered address is ours, the record too; other members keep
                     // their owners.
                     if rec.add_addr(r.addr, self.me) || rec.owner != self.me {
@@ -1450,6 +1488,37 @@ mod tests {
         );
     }
 
+    /// MS-NBTE 3.2.5.1: a full special group drops its oldest member for a new one; a
+    /// replicated member counts as older than any registered here.
+    #[test]
+    fn full_special_group_drops_its_oldest_member() {
+        let cfg = ServerConfig {
+            special_group_max: 3,
+            ..ServerConfig::default()
+        };
+        let mut s = S::new(ME);
+        let at = |s: &mut S, now: Time, addr: u8| {
+            let mut out = Vec::new();
+            s.handle(&cfg, now, addr, 7, greg(0x1C, addr), &mut out);
+            rcode_of(&out[0])
+        };
+        for (now, addr) in [(0, 3), (10, 1), (20, 2)] {
+            assert_eq!(at(&mut s, now, addr), Some(Rcode::Ok));
+        }
+        // Full: 3 (registered first) goes, 4 comes.
+        assert_eq!(at(&mut s, 30, 4), Some(Rcode::Ok));
+        assert_eq!(s.active(&0x1C).unwrap().addrs, [1, 2, 4].into());
+        // A refresh makes 1 young again: 2 is now the oldest.
+        at(&mut s, 40, 1);
+        assert_eq!(at(&mut s, 50, 5), Some(Rcode::Ok));
+        assert_eq!(s.active(&0x1C).unwrap().addrs, [1, 4, 5].into());
+        // A member without a local expiry (replicated) goes before any local one.
+        let mut rec = s.active(&0x1C).unwrap().clone();
+        rec.add_addr(9, 66);
+        rec.retain_addrs(|&a| a != 4);
+        assert_eq!(rec.oldest_member(), Some(9));
+    }
+
     fn greg(name: u8, addr: u8) -> Packet<u8, u8> {
         Packet::Register {
             name,
@@ -1635,6 +1704,7 @@ mod replica_tests {
             node: NodeType::H,
             addrs: AddrList::new(),
             other_owners: AddrList::new(),
+            member_expiry: AddrList::new(),
             owner,
             version,
             expires: 1000,

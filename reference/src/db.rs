@@ -34,11 +34,14 @@ const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 
 /// The layout this build reads and writes (tables and key encoding).
 const FORMAT: u64 = 1;
-/// The encoding of a record value (its first byte): 2 stores each address
-/// with its owner (MS-WINSRA 2.2.10.1).
-const VALUE_FORMAT: u8 = 2;
-/// The previous encoding, still read: addresses without owners (the
-/// record's owner owns them all).
+/// The encoding of a record value (its first byte): 3 stores each address
+/// with its owner (MS-WINSRA 2.2.10.1) and, for a special group member
+/// registered here, its expiry (0 for none: the member a full group gives
+/// up first).
+const VALUE_FORMAT: u8 = 3;
+/// Earlier encodings, still read: 2 without member expiries, 1 also
+/// without owners (the record's owner owns every address).
+const VALUE_FORMAT_2: u8 = 2;
 const VALUE_FORMAT_1: u8 = 1;
 
 const KEY_FORMAT: &str = "format";
@@ -345,7 +348,7 @@ fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
             rec.addrs.len()
         )
     })?;
-    let mut v = Vec::with_capacity(field::ADDRS + 8 * rec.addrs.len());
+    let mut v = Vec::with_capacity(field::ADDRS + 16 * rec.addrs.len());
     v.push(VALUE_FORMAT);
     v.push(kind_byte(rec.kind));
     v.push(state_byte(rec.state));
@@ -356,8 +359,14 @@ fn encode_value(rec: &DbRecord) -> Result<Vec<u8>, String> {
     v.extend_from_slice(&rec.expires.to_be_bytes());
     v.extend_from_slice(&count.to_be_bytes());
     for (a, owner) in rec.addr_owners() {
+        let expiry = rec
+            .member_expiry
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map_or(0, |&(_, t)| t);
         v.extend_from_slice(&a.octets());
         v.extend_from_slice(&owner.octets());
+        v.extend_from_slice(&expiry.to_be_bytes());
     }
     Ok(v)
 }
@@ -366,7 +375,8 @@ fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
     let bad = |why: String| format!("corrupt record {}: {why}", &name);
     let entry = match v.get(field::FORMAT) {
         None => return Err(bad("empty value".into())),
-        Some(&VALUE_FORMAT) => 8,
+        Some(&VALUE_FORMAT) => 16,
+        Some(&VALUE_FORMAT_2) => 8,
         Some(&VALUE_FORMAT_1) => 4,
         Some(other) => return Err(bad(format!("unknown value format {other}"))),
     };
@@ -395,9 +405,18 @@ fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
         .chunks_exact(entry)
         .map(|e| match e.split_at(4) {
             (a, []) => (ipv4_at(a), owner),
-            (a, o) => (ipv4_at(a), ipv4_at(o)),
+            (a, o) => (ipv4_at(a), ipv4_at(&o[..4])),
         })
         .collect();
+    let expiries: Vec<(Ipv4Addr, u64)> = if entry == 16 {
+        v[field::ADDRS..]
+            .chunks_exact(entry)
+            .map(|e| (ipv4_at(&e[..4]), u64_at(&e[8..16])))
+            .filter(|&(_, t)| t != 0)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut rec = Record {
         name,
         kind,
@@ -406,11 +425,15 @@ fn decode_value(name: WireName, v: &[u8]) -> Result<DbRecord, String> {
         node,
         addrs: Default::default(),
         other_owners: Default::default(),
+        member_expiry: Default::default(),
         owner,
         version: u64_at(&v[field::VERSION]),
         expires: u64_at(&v[field::EXPIRES]),
     };
     rec.set_addr_owners(pairs);
+    for (a, t) in expiries {
+        rec.set_member_expiry(a, t);
+    }
     if rec.addrs.len() != count {
         return Err(format!(
             "corrupt record {}: an address is stored twice",
@@ -552,6 +575,7 @@ mod tests {
                             .map(|k| Ipv4Addr::new(192, 168, i, k as u8))
                             .collect(),
                         other_owners: Default::default(),
+                        member_expiry: Default::default(),
                         owner: ip(i % 3),
                         version: u64::from(i) << 33 | 7,
                         expires: 1_700_000_000 + u64::from(i),
@@ -559,6 +583,10 @@ mod tests {
                     // Lists whose addresses have owners of their own.
                     if n > 1 && matches!(kind, Kind::SpecialGroup | Kind::Multihomed) {
                         r.add_addr(Ipv4Addr::new(192, 168, i, 0), ip(7));
+                    }
+                    // Members registered here carry their expiry.
+                    if n > 1 && kind == Kind::SpecialGroup {
+                        r.set_member_expiry(Ipv4Addr::new(192, 168, i, 1), 1_800_000_000);
                     }
                     out.push(r);
                     i += 1;
@@ -601,7 +629,7 @@ mod tests {
                 (Ipv4Addr::new(192, 168, 0, 2), ip(9))
             ]
         );
-        // Written back in format 2, owners included.
+        // Written back in the current format, owners included.
         let w = encode_value(&r).unwrap();
         assert_eq!(w[0], VALUE_FORMAT);
         assert_eq!(decode_value(n(), &w).unwrap(), r);

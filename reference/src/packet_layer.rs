@@ -311,7 +311,9 @@ impl PacketLayer {
         let packet = match repr.flags.opcode {
             Opcode::Query if q.qtype == RrType::NbStat => {
                 self.current = None;
-                reply.push((from, self.node_status(repr.id, &q)));
+                if let Some(status) = self.node_status(repr.id, &q) {
+                    reply.push((from, status));
+                }
                 return;
             }
             // A query with the B bit set was broadcast: the WINS server
@@ -661,13 +663,21 @@ impl PacketLayer {
         self.next_xid
     }
 
-    /// Node status (RFC 1002 4.2.18): the server's own names, when asked
-    /// by the wildcard or one of them.
-    fn node_status(&self, id: u16, q: &Question<'_>) -> Vec<u8> {
-        let asked = q.name.netbios_name().copied();
-        let ours = asked.is_some_and(|n| {
-            n == NetbiosName::WILDCARD || self.own_names.iter().any(|o| o.trimmed() == n.trimmed())
-        });
+    /// Node status (RFC 1002 4.2.17/4.2.18): the server's own names, when
+    /// asked by the wildcard or one of them. A node answers from its own name
+    /// table, so a name it merely holds in the WINS database gets no answer,
+    /// as from nmbd and the Samba AD DC: RFC 1002 has no negative node status
+    /// response to send instead.
+    fn node_status(&self, id: u16, q: &Question<'_>) -> Option<Vec<u8>> {
+        let asked = q.name.netbios_name().copied()?;
+        let ours = asked == NetbiosName::WILDCARD
+            || self
+                .own_names
+                .iter()
+                .any(|o| o.trimmed() == asked.trimmed());
+        if !ours {
+            return None;
+        }
         let names: Vec<StatusName> = self
             .own_names
             .iter()
@@ -684,7 +694,6 @@ impl PacketLayer {
                 response: true,
                 opcode: Opcode::Query,
                 authoritative: true,
-                rcode: if ours { Rcode::NoError } else { Rcode::NamErr },
                 ..Flags::default()
             },
             question: None,
@@ -692,19 +701,15 @@ impl PacketLayer {
                 name: q.name,
                 class: CLASS_IN,
                 ttl: 0,
-                rdata: if ours {
-                    RData::NbStat(NodeStatus {
-                        names: List::Items(&names),
-                        statistics: &stats,
-                    })
-                } else {
-                    RData::Null(&[])
-                },
+                rdata: RData::NbStat(NodeStatus {
+                    names: List::Items(&names),
+                    statistics: &stats,
+                }),
             }),
             authority: None,
             additional: None,
         };
-        emit(&repr, Compression::None)
+        Some(emit(&repr, Compression::None))
     }
 }
 

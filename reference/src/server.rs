@@ -520,6 +520,7 @@ mod tests {
                 .map(|k| Ipv4Addr::new(10, 0, k, 1))
                 .collect(),
             other_owners: Default::default(),
+            member_expiry: Default::default(),
             owner,
             version,
             expires: Time::MAX,

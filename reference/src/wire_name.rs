@@ -38,6 +38,18 @@ impl NameKey for WireName {
     fn is_refused_type(&self, group: bool) -> bool {
         nbns_model::proto::refused_type(self.name.suffix(), group)
     }
+
+    fn domain_master_of(&self) -> Option<Self> {
+        if self.name.suffix() != 0x1c {
+            return None;
+        }
+        let mut bytes = *self.name.as_bytes();
+        bytes[15] = 0x1b;
+        Some(WireName {
+            name: NetbiosName::from_bytes(bytes),
+            scope: self.scope.clone(),
+        })
+    }
 }
 
 impl WireName {

@@ -54,6 +54,7 @@ fn fill(path: &Path, owner: Ipv4Addr, n: usize) {
             node: NodeType::H,
             addrs: [Ipv4Addr::from(0x0a00_0000 + i as u32)].into(),
             other_owners: Default::default(),
+            member_expiry: Default::default(),
             owner,
             version: i as u64 + 1,
             expires: now + 5 * 86_400,

@@ -608,6 +608,7 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
         || e.rtype.is_some()
         || e.addrs.is_some()
         || !e.has_addr.is_empty()
+        || e.first_addr.is_some()
         || e.ttl.is_some()
         || e.entries.is_some()
         || e.group.is_some()
@@ -640,6 +641,18 @@ fn check(e: &Expect, r: &Repr<'_>) -> Result<(), String> {
         RData::Nb(list) => list.iter().collect(),
         _ => Vec::new(),
     };
+    if let Some(want) = e.first_addr {
+        match entries.first() {
+            Some(first) if first.addr == want => {}
+            Some(first) => {
+                return Err(format!(
+                    "first address: expected {want}, got {}",
+                    first.addr
+                ))
+            }
+            None => return Err(format!("first address: expected {want}, got none")),
+        }
+    }
     check_entries(
         &entries,
         e.addrs.as_deref(),
@@ -779,6 +792,9 @@ impl Expect {
         }
         if !self.lacks_addr.is_empty() {
             let _ = write!(s, " lacks-addr={}", list(&self.lacks_addr));
+        }
+        if let Some(v) = self.first_addr {
+            let _ = write!(s, " first-addr={v}");
         }
         if let Some(v) = self.ttl {
             let _ = write!(s, " ttl={v}");

@@ -111,81 +111,90 @@ pub fn run(
     jobs: usize,
     on_done: &(dyn Fn(&Outcome, usize, usize) + Sync),
 ) -> Result<Vec<Outcome>, Unreachable> {
-    let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let passed = AtomicBool::new(false);
     let unreachable: Mutex<Option<Unreachable>> = Mutex::new(None);
     let run_start = Instant::now();
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; scripts.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, 64) {
-            scope.spawn(|| loop {
-                if unreachable
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_some()
-                {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let (Some(script), Some(inst)) = (scripts.get(i), ready.get(i)) else {
-                    break;
-                };
-                let start = Instant::now();
-                let (verdict, sent) = runner::run_traced(net, target, inst);
-                let duration = start.elapsed();
-                // The target's answers come from its address and port; its requests
-                // (challenges) from its address. Anything else from its address (junk from
-                // another port) is no part of the exchange.
-                let received: Vec<_> = net
-                    .received_since(start)
-                    .into_iter()
-                    .filter(|i| {
-                        i.from == target.addr
-                            || i.from.ip() != target.addr.ip()
-                            || i.bytes.get(2).is_some_and(|f| f & 0x80 == 0)
-                    })
-                    .collect();
-                let violations = strict::traffic::check(target.addr, &sent, &received);
-                let verdict = match (verdict, violations.first()) {
-                    (Verdict::Pass, Some(v)) => Verdict::Violation(v.clone()),
-                    (verdict, _) => verdict,
-                };
-                let outcome = Outcome {
-                    name: script.name.clone(),
-                    title: script.title.clone(),
-                    verdict,
-                    duration,
-                    known: None,
-                    violations,
-                };
-                if outcome.verdict == Verdict::Pass {
-                    passed.store(true, Ordering::Relaxed);
-                }
-                let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                {
-                    let mut stop = unreachable.lock().unwrap_or_else(|p| p.into_inner());
-                    if stop.is_some() {
-                        break; // the run was given up while this script ran
-                    }
-                    let after = run_start.elapsed();
-                    if !passed.load(Ordering::Relaxed)
-                        && !net.heard_from(target.addr.ip())
-                        && (done >= UNREACHABLE_SCRIPTS.min(scripts.len())
-                            || after >= UNREACHABLE_AFTER)
+    // Scripts tagged `disruptive` can take a faulty target down (the Samba AD DC stops
+    // answering after a release without its record): they run last, one at a time, so
+    // that what they break cannot fail the scripts around them.
+    let (ordinary, disruptive): (Vec<usize>, Vec<usize>) =
+        (0..scripts.len()).partition(|&i| !scripts[i].is_disruptive());
+    for (phase, jobs) in [(ordinary, jobs), (disruptive, 1)] {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.clamp(1, 64) {
+                scope.spawn(|| loop {
+                    if unreachable
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_some()
                     {
-                        *stop = Some(Unreachable {
-                            scripts: done,
-                            after,
-                        });
-                        net.abort();
+                        break;
                     }
-                }
-                on_done(&outcome, done, scripts.len());
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
-            });
-        }
-    });
+                    let Some(&i) = phase.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let (Some(script), Some(inst)) = (scripts.get(i), ready.get(i)) else {
+                        break;
+                    };
+                    let start = Instant::now();
+                    let (verdict, sent) = runner::run_traced(net, target, inst);
+                    let duration = start.elapsed();
+                    // The target's answers come from its address and port; its requests
+                    // (challenges) from its address. Anything else from its address (junk from
+                    // another port) is no part of the exchange.
+                    let received: Vec<_> = net
+                        .received_since(start)
+                        .into_iter()
+                        .filter(|i| {
+                            i.from == target.addr
+                                || i.from.ip() != target.addr.ip()
+                                || i.bytes.get(2).is_some_and(|f| f & 0x80 == 0)
+                        })
+                        .collect();
+                    let violations = strict::traffic::check(target.addr, &sent, &received);
+                    let verdict = match (verdict, violations.first()) {
+                        (Verdict::Pass, Some(v)) => Verdict::Violation(v.clone()),
+                        (verdict, _) => verdict,
+                    };
+                    let outcome = Outcome {
+                        name: script.name.clone(),
+                        title: script.title.clone(),
+                        verdict,
+                        duration,
+                        known: None,
+                        violations,
+                    };
+                    if outcome.verdict == Verdict::Pass {
+                        passed.store(true, Ordering::Relaxed);
+                    }
+                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    {
+                        let mut stop = unreachable.lock().unwrap_or_else(|p| p.into_inner());
+                        if stop.is_some() {
+                            break; // the run was given up while this script ran
+                        }
+                        let after = run_start.elapsed();
+                        if !passed.load(Ordering::Relaxed)
+                            && !net.heard_from(target.addr.ip())
+                            && (done >= UNREACHABLE_SCRIPTS.min(scripts.len())
+                                || after >= UNREACHABLE_AFTER)
+                        {
+                            *stop = Some(Unreachable {
+                                scripts: done,
+                                after,
+                            });
+                            net.abort();
+                        }
+                    }
+                    on_done(&outcome, done, scripts.len());
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                });
+            }
+        });
+    }
     if let Some(u) = unreachable.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(u);
     }

@@ -88,6 +88,7 @@ pub const EXPECT_FIELDS: &[&str] = &[
     "addrs",
     "has-addr",
     "lacks-addr",
+    "first-addr",
     "ttl",
     "entries",
     "group",
@@ -208,6 +209,14 @@ impl fmt::Display for Directive {
 }
 
 impl Script {
+    /// The tag of scripts that can take a faulty target down: they run after all the
+    /// others, one at a time.
+    pub const DISRUPTIVE: &'static str = "disruptive";
+
+    pub fn is_disruptive(&self) -> bool {
+        self.tags.iter().any(|t| t == Self::DISRUPTIVE)
+    }
+
     /// Reads and parses a script file.
     pub fn load(path: &Path, name: String) -> Result<Script, ScriptError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScriptError {

@@ -138,6 +138,9 @@ pub struct Expect {
     pub addrs: Option<Vec<Ipv4Addr>>,
     pub has_addr: Vec<Ipv4Addr>,
     pub lacks_addr: Vec<Ipv4Addr>,
+    /// The address of the answer's first NB entry (order matters: `<1C>` answers list the
+    /// `<1B>` holder first).
+    pub first_addr: Option<Ipv4Addr>,
     pub ttl: Option<Range>,
     pub entries: Option<Range>,
     pub group: Option<bool>,
@@ -1007,6 +1010,10 @@ fn expect(fs: &Fields<'_, '_>) -> Result<Expect, ScriptError> {
         addrs: fs.parsed("addrs", parse_addrs)?,
         has_addr: fs.parsed("has-addr", parse_addrs)?.unwrap_or_default(),
         lacks_addr: fs.parsed("lacks-addr", parse_addrs)?.unwrap_or_default(),
+        first_addr: fs.parsed("first-addr", |v| {
+            v.parse()
+                .map_err(|_| format!("`{v}` is not an IPv4 address"))
+        })?,
         ttl: fs.parsed("ttl", parse_range)?,
         entries: fs.parsed("entries", parse_range)?,
         group: fs.flag("group")?,

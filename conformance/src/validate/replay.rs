@@ -472,6 +472,7 @@ impl Replay<'_> {
                 node: model_node(node),
                 addrs: AddrList::from(addrs),
                 other_owners: AddrList::new(),
+                member_expiry: AddrList::new(),
                 owner: REVEALED_OWNER,
                 version: self.revealed_version,
                 expires: Time::MAX,

@@ -616,6 +616,7 @@ fn to_model(r: &Rec, version: u64) -> SimRecord {
         node: nbns_model::proto::NodeType::H,
         addrs: Default::default(),
         other_owners: Default::default(),
+        member_expiry: Default::default(),
         owner: sim_addr(r.owner),
         version,
         expires: 1_000_000,
