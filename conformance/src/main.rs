@@ -95,6 +95,9 @@ whose record the capture has not shown yet is undetermined: its answers
 are counted, not judged (use --from-start for a capture of a fresh server).
 Summary: `validated N exchanges, D divergences, U undetermined`.
 
+A capture that ends inside a packet record (its writer was stopped) is
+replayed up to there, with a warning.
+
 Exit status: 0 no divergence (beyond those --expect lists); 1 some; 2 usage
 error or unreadable capture.";
 

@@ -79,3 +79,33 @@ fn json_lines_and_unreadable_input() {
     let (out, _) = validate(&[&not_a_capture]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A capture whose writer was stopped mid-record (tcpdump killed) is replayed up to the cut,
+/// with a warning naming where it ends; the verdict covers what was read.
+#[test]
+fn a_capture_cut_short_is_replayed_up_to_the_cut() {
+    let whole = std::fs::read(format!("{GOLDEN}/addc.pcap")).unwrap();
+    let cut = std::env::temp_dir().join(format!("nbnsv-cut-{}.pcap", std::process::id()));
+    // Half the file: the cut falls inside some packet record.
+    std::fs::write(&cut, &whole[..whole.len() / 2 + 3]).unwrap();
+    let listed = format!("{EXPECT}/addc.expect");
+    let out = Command::new(bin())
+        .args(["validate", "--expect", &listed])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&cut);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("cut short"),
+        "{stderr}"
+    );
+    let exchanges: usize = last_line(&stdout)
+        .strip_prefix("validated ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(exchanges > 50, "{stdout}");
+}

@@ -60,6 +60,9 @@ pub struct Capture {
     /// Names carried by WINS replication (TCP 42) anywhere in the capture: their records
     /// change by replication, which the replay does not follow, so they are not judged.
     pub replicated: Vec<nbns_reference::WireName>,
+    /// Why the file ended early (a capture whose writer was stopped mid-record): what came
+    /// before is replayed, the rest is missing.
+    pub cut_short: Option<String>,
 }
 
 /// Reads the UDP port-137 datagrams (IPv4) and the names of the WINS replication frames of a
@@ -82,7 +85,21 @@ pub fn read_capture(path: &str) -> Result<Capture, String> {
     let mut t0 = None;
     let mut streams: Streams<FrameSplitter> = Streams::new(MAX_STREAMS);
     let mut replicated = Vec::new();
-    while let Some(p) = cap.next_packet().map_err(|e| format!("{path}: {e}"))? {
+    let mut cut_short = None;
+    let mut last_frame = 0;
+    loop {
+        let p = match cap.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // tcpdump stopped by a signal leaves its last record half written: keep what
+            // came before, as tshark does, and say so.
+            Err(e @ pcap::CaptureError::Truncated { .. }) => {
+                cut_short = Some(format!("{e} (after frame {last_frame})"));
+                break;
+            }
+            Err(e) => return Err(format!("{path}: {e}")),
+        };
+        last_frame = p.number;
         let (src, dst, payload) = match pcap::transport(p.linktype, &p.data) {
             Ok(Transport::Udp {
                 src: SocketAddr::V4(src),
@@ -131,6 +148,7 @@ pub fn read_capture(path: &str) -> Result<Capture, String> {
     Ok(Capture {
         datagrams: out,
         replicated,
+        cut_short,
     })
 }
 
@@ -178,6 +196,9 @@ pub fn run(opts: &Options) -> i32 {
                 return 2;
             }
         };
+        if let Some(why) = &capture.cut_short {
+            eprintln!("warning: {input}: {why}; the rest of the file is missing");
+        }
         let datagrams = &capture.datagrams;
         let Some(server) = opts.server.or_else(|| replay::find_server(datagrams)) else {
             eprintln!(
