@@ -92,7 +92,9 @@ server is compared with the model's (opcode, rcode, group flag, addresses)
 and held against the RFC 1002 layouts. One line a divergence: the frame,
 the request's frame, the name, the rule, expected and observed. A name
 whose record the capture has not shown yet is undetermined: its answers
-are counted, not judged (use --from-start for a capture of a fresh server).
+are counted, not judged (use --from-start for a capture of a fresh server);
+after a divergence about its record, a name is undetermined again until an
+answer reveals the record (one difference, one report).
 Summary: `validated N exchanges, D divergences, U undetermined`.
 
 A capture that ends inside a packet record (its writer was stopped) is

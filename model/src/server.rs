@@ -255,6 +255,15 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         self.pending.iter().find(|p| &p.name == name)
     }
 
+    /// Drops what the server knows of `name`, its record and any challenge running for it
+    /// (journaled): for an observer whose copy of a real server's state proved wrong, which
+    /// learns the name again from the server's later answers (`nbns-conform validate`).
+    pub fn forget(&mut self, name: &N) {
+        self.touch(name);
+        self.records.remove(name);
+        self.pending.retain(|p| &p.name != name);
+    }
+
     /// Inserts or replaces the record for `rec.name`.
     pub(crate) fn put(&mut self, rec: Record<N, A>) {
         self.touch(&rec.name);

@@ -130,6 +130,10 @@ struct Replay<'a> {
     /// Challenges already matched: the server may send them again (retries).
     seen_challenges: Vec<ServerRequest>,
     determined: HashSet<WireName>,
+    /// Names whose record the server showed to differ from the model's (a divergence): not
+    /// judged again until an answer reveals the record anew, so one difference is reported
+    /// once, not again in every exchange that follows from it.
+    diverged: HashSet<WireName>,
     /// Names never judged: replicated over TCP 42, or the server's own (it registers them
     /// itself, and its database holds them or not as it pleases).
     excluded: HashSet<WireName>,
@@ -153,6 +157,7 @@ pub fn replay(cfg: &Config, capture: &Capture) -> Report {
         challenges: Vec::new(),
         seen_challenges: Vec::new(),
         determined: HashSet::new(),
+        diverged: HashSet::new(),
         excluded: capture.replicated.iter().cloned().collect(),
         report: Report::default(),
         revealed_version: 1,
@@ -176,7 +181,7 @@ fn name_of(repr: &Repr<'_>) -> Option<WireName> {
 
 impl Replay<'_> {
     fn is_determined(&self, name: &WireName) -> bool {
-        if self.excluded.contains(name) {
+        if self.excluded.contains(name) || self.diverged.contains(name) {
             return false;
         }
         self.cfg.from_start
@@ -366,7 +371,26 @@ impl Replay<'_> {
                 expected,
                 observed,
             });
+            if let Some(n) = self.exchanges[&key].name.clone() {
+                self.lose_track(&n);
+            }
         }
+    }
+
+    /// After a divergence the model's record of `name` is not the server's: forget it and
+    /// judge the name again only once an answer has revealed its record.
+    fn lose_track(&mut self, name: &WireName) {
+        self.layer.server_mut().forget(name);
+        self.determined.remove(name);
+        self.diverged.insert(name.clone());
+        for ex in self.exchanges.values_mut() {
+            if ex.name.as_ref() == Some(name) {
+                ex.determined = false;
+                ex.predicted.clear();
+            }
+        }
+        self.challenges.retain(|c| &c.name != name);
+        self.seen_challenges.retain(|c| &c.name != name);
     }
 
     fn server_request(&mut self, d: &Datagram, repr: &Repr<'_>, name: WireName) {
@@ -408,6 +432,7 @@ impl Replay<'_> {
                 expected: "no request to that holder".into(),
                 observed: format!("{} to {}", summary(repr), got.to),
             });
+            self.lose_track(&name);
         }
     }
 
@@ -485,6 +510,7 @@ impl Replay<'_> {
                 server.apply_replica(&cfg, self.now, rec, &mut out);
             }
         }
+        self.diverged.remove(name);
         self.determined.insert(name.clone());
     }
 
