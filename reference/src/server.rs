@@ -267,7 +267,7 @@ fn bounded_entries(
     let mut out = Vec::new();
     let mut bytes = 0;
     for (_, name) in heap.into_sorted_vec() {
-        let w = to_wire(server.record(name).expect("a record just seen"));
+        let w = to_wire(server.record(name).expect("a record just seen"), server.me);
         bytes += w.as_record().buffer_len();
         if bytes > max_bytes && !out.is_empty() {
             break;
@@ -556,7 +556,7 @@ mod tests {
                 let all: Vec<OwnedNameRecord> =
                     nbns_model::replication::entries(&server, owner, min, max)
                         .iter()
-                        .map(to_wire)
+                        .map(|r| to_wire(r, server.me))
                         .collect();
                 let got = bounded_entries(&server, owner, min, max, bytes, |_| true);
                 assert_eq!(got, all[..got.len()], "{min}..={max}, {bytes} bytes");

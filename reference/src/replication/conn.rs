@@ -12,6 +12,7 @@ use nbns_wire::wrepl::{
     FrameSplitter, OwnedMessage, OwnedNameRecord, OwnedReplication, OwnedRepr, OwnerRecord,
     ParseOptions, Repr, Start, Stop, UpdateKind, OPCODE_BITS,
 };
+use nbns_wire::ErrorKind;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -41,6 +42,9 @@ pub enum PartnerError {
     BadFrame(String),
     /// A well-formed message that does not fit the exchange.
     Unexpected(String),
+    /// A whole frame of type 3 whose RplOpCode names no message: MS-WINSRA
+    /// 2.2.8 has such packets silently discarded, the connection goes on.
+    Discarded(String),
 }
 
 impl fmt::Display for PartnerError {
@@ -51,6 +55,7 @@ impl fmt::Display for PartnerError {
             PartnerError::Closed(w) => write!(f, "connection closed while waiting for {w}"),
             PartnerError::BadFrame(e) => write!(f, "bad frame: {e}"),
             PartnerError::Unexpected(m) => write!(f, "unexpected message: {m}"),
+            PartnerError::Discarded(m) => write!(f, "discarded: {m}"),
         }
     }
 }
@@ -246,7 +251,12 @@ impl Conn {
                         }
                         Repr::parse_bytes(bytes, ParseOptions::default())
                             .map(|r| OwnedRepr::from_repr(&r))
-                            .map_err(|e| PartnerError::BadFrame(e.to_string()))
+                            .map_err(|e| match e.kind {
+                                ErrorKind::BadReplicationOpcode(_) => {
+                                    PartnerError::Discarded(e.to_string())
+                                }
+                                _ => PartnerError::BadFrame(e.to_string()),
+                            })
                     }
                     Err(e) => Err(PartnerError::BadFrame(e.to_string())),
                 };

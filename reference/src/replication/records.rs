@@ -51,8 +51,10 @@ pub fn state_of(s: RecordState) -> RecState {
     }
 }
 
-/// The name record a partner receives for `r` in a send-entries reply.
-pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
+/// The name record a partner receives for `r` in a send-entries reply from
+/// `sender`: the L flag is set when `sender` does not own `r`, a replica it
+/// passes on (MS-WINSRA 2.2.10.1: 0 local, 1 replica).
+pub fn to_wire(r: &WinsRecord, sender: Ipv4Addr) -> OwnedNameRecord {
     let rt = record_type(r.kind);
     let st = record_state(r.state);
     let node = match r.node {
@@ -72,7 +74,7 @@ pub fn to_wire(r: &WinsRecord) -> OwnedNameRecord {
             name: r.name.name,
             scope: r.name.dotted_scope(),
         },
-        flags: Flags::new(rt, st, node, r.is_static, false),
+        flags: Flags::new(rt, st, node, r.is_static, r.owner != sender),
         group: rt.is_group() as u32,
         version: r.version,
         addresses: if rt.has_address_list() {
@@ -188,7 +190,12 @@ mod tests {
             },
             rec(Kind::Group, RecState::Active, &[a], &"x".repeat(64)),
         ] {
-            let w = to_wire(&r);
+            let w = to_wire(&r, r.owner);
+            assert!(!w.flags.is_local(), "L is clear on the owner's own record");
+            assert!(
+                to_wire(&r, a).flags.is_local(),
+                "L is set on a replica passed on (MS-WINSRA 2.2.10.1)"
+            );
             // Through the bytes too: what a partner really parses.
             let bytes = w.as_record();
             let back = OwnedNameRecord::from_record(&bytes);

@@ -531,6 +531,10 @@ fn serve_inbound(stream: TcpStream, peer: SocketAddrV4, shared: &Shared) {
                 let _ = send_stop(&mut c, STOP_NORMAL);
                 return;
             }
+            Err(PartnerError::Discarded(why)) => {
+                shared.log_debug(|| format!("{peer}: {why}, discarded (MS-WINSRA 2.2.8)"));
+                continue;
+            }
             Err(e) => return note_read_error(&mut c, peer, shared, &e),
         };
         shared.log_debug(|| format!("from {peer}: {}", describe(&frame.message)));
@@ -566,6 +570,17 @@ fn answer(
     associated: &mut bool,
 ) -> Next {
     match frame.message {
+        // MS-WINSRA 2.2.3: a start with another major version is silently
+        // discarded (no response, nothing set up).
+        OwnedMessage::StartAssociation(s) if s.major_version != 2 => {
+            shared.log_debug(|| {
+                format!(
+                    "{peer}: start with major version {}, discarded",
+                    s.major_version
+                )
+            });
+            Next::Continue
+        }
         OwnedMessage::StartAssociation(s) => {
             c.peer_ctx = s.assoc_ctx;
             *associated = true;
@@ -1500,6 +1515,45 @@ mod tests {
             Err(PartnerError::Closed(_)) => "closed".into(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn silently_discarded_messages_get_no_reaction() {
+        let peer = ip("127.42.7.2");
+        let db = MemDb::new(ip("127.42.7.1"));
+        let svc = start(config(any(db.me), &[at("127.42.7.2")]), &db);
+        let mut c = Conn::connect(Some(peer), svc.local_addr(), T).unwrap();
+        // MS-WINSRA 2.2.3: a start with major version 3 is silently discarded...
+        let mut start = OwnedRepr {
+            opcode: OPCODE_BITS,
+            assoc_ctx: 0,
+            message: OwnedMessage::StartAssociation(Start::new(c.our_ctx)),
+            padding: START_PADDING,
+        }
+        .to_vec()
+        .unwrap();
+        start[20..22].copy_from_slice(&3u16.to_be_bytes());
+        c.send_raw(&start).unwrap();
+        let quiet = Duration::from_millis(300);
+        assert_eq!(reaction(&mut c, quiet), "timed out waiting for a reaction");
+        // ... and a start with major version 2 on the same connection is answered.
+        c.start_association().unwrap();
+        // MS-WINSRA 2.2.8: an update notification with RplOpCode 6 is silently
+        // discarded: no pull, no stop, and the association goes on.
+        let mut body = vec![0, 0, 0, 6, 0, 0, 0, 1];
+        body.extend_from_slice(&[
+            127, 42, 7, 9, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1,
+        ]);
+        body.extend_from_slice(&[0, 0, 0, 1, 127, 42, 7, 2]);
+        let mut frame = ((12 + body.len()) as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&OPCODE_BITS.to_be_bytes());
+        frame.extend_from_slice(&c.peer_ctx.to_be_bytes());
+        frame.extend_from_slice(&3u32.to_be_bytes());
+        frame.extend_from_slice(&body);
+        c.send_raw(&frame).unwrap();
+        assert_eq!(reaction(&mut c, quiet), "timed out waiting for a reaction");
+        assert!(c.owner_map().unwrap().is_empty());
+        assert_eq!(svc.stats().pulls_ok + svc.stats().pulls_failed, 0);
     }
 
     #[test]
