@@ -914,6 +914,18 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         if ok {
             if !rec.is_static {
                 rec.expires = rec.expires.max(now + Time::from(ttl));
+                // MS-WINSRA 3.1.1.2: a replica refreshed locally becomes ours, with a new
+                // version; of a multihomed record, the refreshed address becomes ours too.
+                if !group && rec.owner != self.me {
+                    let me = self.me;
+                    let pairs: Vec<(A, A)> = rec
+                        .addr_owners()
+                        .map(|(a, o)| (a, if a == addr { me } else { o }))
+                        .collect();
+                    rec.take_ownership(me);
+                    rec.set_addr_owners(pairs);
+                    rec.version = bump(&mut self.next_version);
+                }
             }
             out.push(positive(
                 Opcode::Refresh,
@@ -1724,6 +1736,50 @@ mod replica_tests {
 
     fn pairs(r: &Record<u8, u8>) -> Vec<(u8, u8)> {
         r.addr_owners().collect()
+    }
+
+    /// MS-WINSRA 3.1.1.2: a replica refreshed by its holder at this server becomes this
+    /// server's, with a new version; of a multihomed replica, the refreshed address too.
+    #[test]
+    fn a_replica_refreshed_locally_is_taken_over_with_a_new_version() {
+        let cfg = ServerConfig::default();
+        for (kind, members) in [
+            (Kind::Unique, vec![(1, A)]),
+            (Kind::Multihomed, vec![(1, A), (2, X)]),
+        ] {
+            let mut s = S::new(C);
+            s.restore_records([rec(A, 7, kind, &members)]);
+            let before = s.next_version;
+            let refresh = Packet::Refresh {
+                name: 5,
+                group: false,
+                node: NodeType::H,
+                ttl: 300,
+                addr: 1,
+            };
+            let mut out = Vec::new();
+            s.handle(&cfg, 0, 1, 1, refresh.clone(), &mut out);
+            assert!(
+                matches!(
+                    &out[0].packet,
+                    Packet::Response {
+                        rcode: Rcode::Ok,
+                        ..
+                    }
+                ),
+                "{kind:?}: {out:?}"
+            );
+            let r = s.record(&5).unwrap();
+            assert_eq!((r.owner, r.version), (C, before), "{kind:?}");
+            assert_eq!(r.owner_of(1), C, "{kind:?}");
+            if kind == Kind::Multihomed {
+                assert_eq!(r.owner_of(2), X, "the other address keeps its owner");
+            }
+            // A second refresh: already ours, no new version.
+            let mut out = Vec::new();
+            s.handle(&cfg, 0, 1, 2, refresh, &mut out);
+            assert_eq!(s.record(&5).unwrap().version, before, "{kind:?}");
+        }
     }
 
     /// Samba's torture table "SGROUP,ACTIVE vs. SGROUP,ACTIVE" with owners A, B and X
