@@ -214,6 +214,11 @@ impl Holders {
         self.name_request(from, op, name, group, from)
     }
 
+    /// Refreshes `name` for `from` (opcode 8).
+    pub fn refresh(&self, from: Ipv4Addr, name: &NetbiosName, group: bool) -> io::Result<Rcode> {
+        self.name_request(from, Opcode::Refresh, name, group, from)
+    }
+
     /// Releases `name` for `from`.
     pub fn release(&self, from: Ipv4Addr, name: &NetbiosName, group: bool) -> io::Result<Rcode> {
         self.name_request(from, Opcode::Release, name, group, from)

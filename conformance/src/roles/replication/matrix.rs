@@ -972,6 +972,12 @@ mod tests {
             Expect::Record(r) => {
                 assert_eq!(r.owner, Who::B);
                 assert_eq!(r.others.len(), 4, "{r}");
+                // B's old members b3, b4, which B's replica no longer lists, are dropped
+                // (rule WINSRA-3.2.5.5-SGROUP-OWNER-DROPS): the case fails if they stay.
+                assert!(
+                    !r.addrs.contains(&member(66, 3)) && !r.addrs.contains(&member(66, 4)),
+                    "{r}"
+                );
             }
             e => panic!("{e}"),
         }

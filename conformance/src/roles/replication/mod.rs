@@ -9,6 +9,7 @@
 
 pub mod holders;
 pub mod matrix;
+mod protocol;
 
 use self::holders::{Holders, Policy};
 use self::matrix::{Expect, MatrixCase, Pool, Rec, Who};
@@ -424,6 +425,10 @@ pub fn run(opts: &RunArgs) -> i32 {
         outcomes.push(o);
     }
     for o in version_cases(&ctx, &selected, restart.as_deref()) {
+        print(&o);
+        outcomes.push(o);
+    }
+    for o in protocol::cases(&ctx, &selected) {
         print(&o);
         outcomes.push(o);
     }
