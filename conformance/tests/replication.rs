@@ -85,6 +85,19 @@ fn samba_ad_dc_replication_matches_its_expectations() {
         "version-id/across-restart",
         "push/inform-connect-back",
         "hostile/half-frame-stall",
+        // The protocol cases (roles/replication/protocol.rs) the DC passes; the other two,
+        // session/start-major-3 and records/l-flag, are listed deviations.
+        "session/stop-no-response",
+        "session/stop-closes",
+        "push/update-opcode-6",
+        "records/overlong-name",
+        "version-id/address-added",
+        "version-id/take-ownership",
+        "version-id/release-keeps-version",
+        "pull/min-plus-one",
+        "pull/no-request-if-current",
+        "records/range",
+        "records/non-partner",
     ] {
         let s = scripts
             .iter()
