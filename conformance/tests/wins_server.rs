@@ -194,6 +194,12 @@ fn replicated(from: Ipv4Addr, server: SocketAddrV4) -> Result<Replicated, String
         let mut all = Replicated::new();
         for o in c.owner_map()? {
             for r in c.send_entries(o.address, 0, o.max_version)? {
+                // MS-WINSRA 2.2.10.1: L clear on the server's own records, set on replicas.
+                if r.flags.is_local() != (o.address != *server.ip()) {
+                    return Err(nbns_reference::replication::conn::PartnerError::Unexpected(
+                        format!("{server}: record of {} with flags {}", o.address, r.flags),
+                    ));
+                }
                 all.insert(key(&r, o.address), value(&r));
             }
         }
@@ -224,7 +230,9 @@ fn value(r: &OwnedNameRecord) -> (u64, u32, Vec<Ipv4Addr>) {
         nbns_wire::wrepl::Addresses::List(l) => l.iter().map(|p| p.address).collect(),
     };
     addrs.sort();
-    (r.version, r.flags.0 & 0xff, addrs)
+    // The L flag depends on who sends the record (checked in `replicated`).
+    let flags = r.flags.0 & 0xff & !nbns_wire::wrepl::Flags::LOCAL;
+    (r.version, flags, addrs)
 }
 
 fn own_versions(from: Ipv4Addr, server: SocketAddrV4) -> Vec<(String, u64)> {
