@@ -91,6 +91,13 @@ pub const REPLICATION: &[(&str, &str)] = &[
         "WINSRA-2.2.7.1-MAX-IS-HIGHEST",
         "replication version-id cases",
     ),
+    // version-id/across-restart: the target restarted by --restart-cmd (the embedded
+    // reference in process; scripts/conform-samba-wrepl.sh restarts the AD DC) must give a
+    // new record a version above every one it gave before.
+    (
+        "WINSRA-3.1.1.2-VERSION-PERSISTS",
+        "replication version-id case across-restart",
+    ),
     // The protocol cases (roles/replication/protocol.rs), one rule each.
     (
         "WINSRA-2.2.3-START-MAJOR-2",
