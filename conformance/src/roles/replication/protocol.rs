@@ -251,13 +251,18 @@ fn start_major_3(ctx: &Ctx) -> Result<Verdict, String> {
     let mut c = connect(ctx, ctx.owner_b)?;
     c.send_raw(&start_frame(c.our_ctx, 3))
         .map_err(|e| e.to_string())?;
-    Ok(match react(&mut c, QUIET) {
+    unanswered(
+        &mut c,
+        "the target answered a start association with major version 3",
+        "no answer (the packet silently discarded; a close is allowed)",
+    )
+}
+
+/// Passes when the target sends nothing more on `c` (closing it is allowed).
+fn unanswered(c: &mut Conn, answered: &str, wanted: &str) -> Result<Verdict, String> {
+    Ok(match react(c, QUIET) {
         Reaction::Silent | Reaction::Closed => Verdict::Pass,
-        Reaction::Frame(f) => fail(
-            "the target answered a start association with major version 3".into(),
-            "no answer (the packet silently discarded; a close is allowed)".into(),
-            format!("{:?}", f.message),
-        ),
+        Reaction::Frame(f) => fail(answered.into(), wanted.into(), format!("{:?}", f.message)),
         Reaction::Other(e) => return Err(e),
     })
 }
@@ -276,15 +281,11 @@ fn stop_no_response(ctx: &Ctx) -> Result<Verdict, String> {
     let mut c = connect(ctx, ctx.owner_b)?;
     c.start_association().map_err(|e| e.to_string())?;
     send_stop(&mut c)?;
-    Ok(match react(&mut c, QUIET) {
-        Reaction::Silent | Reaction::Closed => Verdict::Pass,
-        Reaction::Frame(f) => fail(
-            "the target answered an association stop request".into(),
-            "no message after the stop".into(),
-            format!("{:?}", f.message),
-        ),
-        Reaction::Other(e) => return Err(e),
-    })
+    unanswered(
+        &mut c,
+        "the target answered an association stop request",
+        "no message after the stop",
+    )
 }
 
 fn stop_closes(ctx: &Ctx) -> Result<Verdict, String> {
