@@ -206,7 +206,9 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
             group: false,
             addrs: AddrList::from(addrs),
         };
-        s.handle(cfg, 0, holder, 2, resp, &mut out);
+        // The answer carries the challenge's id, as a holder's answer does.
+        let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
+        s.handle(cfg, 0, holder, qxid, resp, &mut out);
     }
     let timed_out = s.pending_for(&name).is_some();
     if timed_out {

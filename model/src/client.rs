@@ -133,6 +133,10 @@ pub struct Op<N> {
     pub wacked: bool,
     /// The name was deleted while this transaction ran: its outcome is ignored.
     pub stale: bool,
+    /// Its transaction id (NAME_TRN_ID), given when it starts and kept by its
+    /// retransmissions (RFC 1002 4.2.1.1); 0 while it waits in the queue. Only an answer
+    /// with this id is its answer: a late answer to an earlier transaction is ignored.
+    pub xid: u16,
 }
 
 /// Where a packet goes.
@@ -164,10 +168,12 @@ pub enum Event<N, A> {
 /// What the client wants done.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ClientOut<N, A> {
-    /// Send `packet` from the NIC `from` to `to`.
+    /// Send `packet` from the NIC `from` to `to` with transaction id `xid` (the
+    /// transaction's own for a request, the question's for an answer).
     Send {
         from: A,
         to: Dest<A>,
+        xid: u16,
         packet: Packet<N, A>,
     },
     /// Tell the application.
@@ -196,6 +202,8 @@ pub struct Client<N, A> {
     pub queue: SmallVec<[Op<N>; 3]>,
     /// When the retransmission timer fires.
     pub deadline: Option<Time>,
+    /// The transaction id given last (never 0: a new transaction takes the next one).
+    pub last_xid: u16,
 }
 
 impl<N: NameKey, A: Addr> Client<N, A> {
@@ -208,6 +216,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
             op: None,
             queue: SmallVec::new(),
             deadline: None,
+            last_xid: 0,
         }
     }
 
@@ -386,6 +395,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
             tries: 0,
             wacked: false,
             stale: false,
+            xid: 0,
         };
         self.queue.push(op);
         if self.op.is_none() {
@@ -433,6 +443,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
             match self.stage_from(cfg, op.kind, None) {
                 Some(stage) => {
                     op.stage = stage;
+                    op.xid = self.fresh_xid();
                     self.op = Some(op);
                     self.transmit(cfg, now, out);
                     return;
@@ -449,6 +460,12 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         self.deadline = None;
     }
 
+    /// The next transaction id (wrapping, skipping 0).
+    fn fresh_xid(&mut self) -> u16 {
+        self.last_xid = self.last_xid.checked_add(1).unwrap_or(1);
+        self.last_xid
+    }
+
     fn transmit(&mut self, cfg: &ClientConfig<A>, now: Time, out: &mut Vec<ClientOut<N, A>>) {
         let Some(op) = self.op.as_mut() else {
             return;
@@ -463,6 +480,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         };
         let name = op.name.clone();
         let group = op.group;
+        let xid = op.xid;
         let node = cfg.node;
         let packet = match op.kind {
             OpKind::Register => Packet::Register {
@@ -493,6 +511,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         out.push(ClientOut::Send {
             from: addr,
             to,
+            xid,
             packet,
         });
         self.deadline = Some(now + Time::from(cfg.timeout));
@@ -588,13 +607,15 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         self.deadline
     }
 
-    /// A packet arrived from `from` on the NIC with address `nic`.
+    /// A packet with transaction id `xid` arrived from `from` on the NIC with address `nic`.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_packet(
         &mut self,
         cfg: &ClientConfig<A>,
         now: Time,
         from: A,
         nic: A,
+        xid: u16,
         packet: Packet<N, A>,
         out: &mut Vec<ClientOut<N, A>>,
     ) {
@@ -605,10 +626,12 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                 rcode,
                 addrs,
                 ..
-            } => self.on_response(cfg, now, from, nic, rop, name, rcode, addrs, out),
+            } => self.on_response(cfg, now, from, xid, rop, name, rcode, addrs, out),
             Packet::Wack { name, ttl, .. } => {
                 if let Some(op) = self.op.as_mut().filter(|o| {
-                    o.name == name && matches!(o.kind, OpKind::Register | OpKind::Refresh)
+                    o.xid == xid
+                        && o.name == name
+                        && matches!(o.kind, OpKind::Register | OpKind::Refresh)
                 }) {
                     op.wacked = true;
                     self.deadline = Some(now + Time::from(ttl));
@@ -649,6 +672,7 @@ impl<N: NameKey, A: Addr> Client<N, A> {
                 out.push(ClientOut::Send {
                     from: nic,
                     to: Dest::Unicast(from),
+                    xid,
                     packet,
                 });
             }
@@ -700,22 +724,20 @@ impl<N: NameKey, A: Addr> Client<N, A> {
         cfg: &ClientConfig<A>,
         now: Time,
         from: A,
-        nic: A,
+        xid: u16,
         rop: Opcode,
         name: N,
         rcode: Rcode,
         addrs: AddrList<A>,
         out: &mut Vec<ClientOut<N, A>>,
     ) {
-        let Some(op) = self.op.as_ref().filter(|o| o.name == name) else {
-            return; // a late or duplicate answer
-        };
-        if op.kind != OpKind::Query && cfg.nics[op.nic as usize] != nic {
-            // The answer to another NIC's transaction for this name (a late or duplicated
-            // answer on a multihomed host; a real client tells them apart by transaction id,
-            // which a retransmission keeps): not this transaction's.
+        // The answer to the transaction in progress has its id (a retransmission keeps it).
+        // Anything else answers a transaction that is over (a late or duplicated answer, an
+        // answer to another NIC's transaction for the same name on a multihomed host) and is
+        // ignored (RFC 1002 4.2.1.1: the requester matches responses by NAME_TRN_ID).
+        let Some(op) = self.op.as_ref().filter(|o| o.xid == xid && o.name == name) else {
             return;
-        }
+        };
         let matches = match op.kind {
             OpKind::Register => {
                 matches!(rop, Opcode::Registration | Opcode::MultihomedRegistration)
@@ -790,6 +812,11 @@ mod tests {
             .collect()
     }
 
+    /// The id of the transaction in progress (0 when none): what its answer carries.
+    fn xid(c: &Client<u8, u8>) -> u16 {
+        c.op.as_ref().map_or(0, |o| o.xid)
+    }
+
     fn ok(op: Opcode, name: u8) -> Packet<u8, u8> {
         Packet::Response {
             op,
@@ -817,7 +844,15 @@ mod tests {
         assert_eq!(sends(&out)[0].0, Dest::Unicast(101));
         assert!(c.use_backup);
         out.clear();
-        c.on_packet(&cfg, 0, 101, 1, ok(Opcode::Registration, 1), &mut out);
+        c.on_packet(
+            &cfg,
+            0,
+            101,
+            1,
+            xid(&c),
+            ok(Opcode::Registration, 1),
+            &mut out,
+        );
         assert_eq!(c.entry(&1).unwrap().state, EntryState::Registered);
         assert_eq!(c.servers, [Some(101), Some(100)]);
         // Name 2: broadcast first, then the server stage.
@@ -825,7 +860,15 @@ mod tests {
         c.timeout(&cfg, 0, &mut out);
         let to = sends(&out)[0].0;
         if to == Dest::Unicast(101) {
-            c.on_packet(&cfg, 0, 101, 1, ok(Opcode::Registration, 2), &mut out);
+            c.on_packet(
+                &cfg,
+                0,
+                101,
+                1,
+                xid(&c),
+                ok(Opcode::Registration, 2),
+                &mut out,
+            );
         } else {
             for _ in 0..3 {
                 c.timeout(&cfg, 0, &mut out);
@@ -851,13 +894,30 @@ mod tests {
             let mut c = Client::new(&cfg);
             let mut out = Vec::new();
             c.add_name(&cfg, 0, 7, false, &mut out).unwrap();
-            c.on_packet(&cfg, 0, 100, 1, ok(Opcode::Registration, 7), &mut out);
-            c.on_packet(&cfg, 0, 2, 1, Packet::Datagram { to: 7, from: 9 }, &mut out);
+            c.on_packet(
+                &cfg,
+                0,
+                100,
+                1,
+                xid(&c),
+                ok(Opcode::Registration, 7),
+                &mut out,
+            );
             c.on_packet(
                 &cfg,
                 0,
                 2,
                 1,
+                xid(&c),
+                Packet::Datagram { to: 7, from: 9 },
+                &mut out,
+            );
+            c.on_packet(
+                &cfg,
+                0,
+                2,
+                1,
+                xid(&c),
                 Packet::SessionOpen { to: 7, from: 9 },
                 &mut out,
             );
@@ -866,6 +926,7 @@ mod tests {
                 0,
                 2,
                 1,
+                xid(&c),
                 Packet::SessionClose { to: 7, from: 9 },
                 &mut out,
             );
@@ -899,6 +960,7 @@ mod tests {
                 0,
                 100,
                 1,
+                xid(&c),
                 ok(Opcode::MultihomedRegistration, 7),
                 &mut out,
             );
@@ -907,6 +969,7 @@ mod tests {
                 0,
                 100,
                 2,
+                xid(&c),
                 ok(Opcode::MultihomedRegistration, 7),
                 &mut out,
             );
@@ -921,6 +984,7 @@ mod tests {
                     0,
                     100,
                     cfg.nics[op.nic as usize],
+                    xid(&c),
                     ok(Opcode::Release, 7),
                     &mut out,
                 );
@@ -939,6 +1003,7 @@ mod tests {
             0,
             100,
             1,
+            xid(&c),
             Packet::Query {
                 name: 7,
                 broadcast: false,
@@ -959,6 +1024,7 @@ mod tests {
             0,
             100,
             1,
+            xid(&c),
             Packet::Query {
                 name: 7,
                 broadcast: false,
@@ -974,6 +1040,7 @@ mod tests {
             0,
             100,
             1,
+            xid(&c),
             Packet::Release {
                 name: 7,
                 group: false,
@@ -984,6 +1051,83 @@ mod tests {
             &mut out,
         );
         assert_eq!(c.entry(&7).unwrap().state, EntryState::Conflict);
+    }
+
+    /// RFC 1002 4.2.1.1: a retransmission keeps its transaction's id, a new transaction takes
+    /// a new one, and an answer is the current transaction's only when its id matches (the
+    /// challenge scenario's finding in delay mode: a late answer to an earlier registration
+    /// of the same name was taken for the current one).
+    #[test]
+    fn a_late_answer_to_an_earlier_transaction_is_ignored() {
+        let cfg = ClientConfig::new(NodeType::P, vec![1], [Some(100), None]);
+        let mut c = Client::new(&cfg);
+        let mut out = Vec::new();
+        c.add_name(&cfg, 0, 7, false, &mut out).unwrap();
+        let first = xid(&c);
+        assert_ne!(first, 0);
+        out.clear();
+        c.timeout(&cfg, 0, &mut out);
+        assert!(
+            matches!(out[..], [ClientOut::Send { xid, .. }] if xid == first),
+            "a retransmission keeps the id: {out:?}"
+        );
+        c.on_packet(
+            &cfg,
+            0,
+            100,
+            1,
+            first,
+            ok(Opcode::Registration, 7),
+            &mut out,
+        );
+        assert_eq!(c.entry(&7).unwrap().state, EntryState::Registered);
+        assert!(c.delete_name(&cfg, 0, &7, &mut out));
+        let release = xid(&c);
+        assert_ne!(release, first);
+        // The answer to the registration's retransmission, duplicated, is no release answer.
+        c.on_packet(&cfg, 0, 100, 1, first, ok(Opcode::Release, 7), &mut out);
+        assert!(c.op.is_some());
+        c.on_packet(&cfg, 0, 100, 1, release, ok(Opcode::Release, 7), &mut out);
+        assert!(c.idle());
+        c.add_name(&cfg, 0, 7, false, &mut out).unwrap();
+        let second = xid(&c);
+        assert!(second != first && second != release);
+        // The first registration's late answer (and WACK) are not the second's.
+        let wack = Packet::Wack {
+            name: 7,
+            ttl: 60,
+            op: Opcode::Registration,
+        };
+        c.on_packet(&cfg, 0, 100, 1, first, wack, &mut out);
+        assert!(!c.op.as_ref().unwrap().wacked);
+        c.on_packet(
+            &cfg,
+            0,
+            100,
+            1,
+            first,
+            ok(Opcode::Registration, 7),
+            &mut out,
+        );
+        assert_eq!(c.entry(&7).unwrap().state, EntryState::Registering);
+        c.on_packet(
+            &cfg,
+            0,
+            100,
+            1,
+            second,
+            ok(Opcode::Registration, 7),
+            &mut out,
+        );
+        assert_eq!(c.entry(&7).unwrap().state, EntryState::Registered);
+        // A challenge query is answered with the query's id.
+        out.clear();
+        let q = Packet::Query {
+            name: 7,
+            broadcast: false,
+        };
+        c.on_packet(&cfg, 0, 100, 1, 0x4242, q, &mut out);
+        assert!(matches!(out[..], [ClientOut::Send { xid: 0x4242, .. }]));
     }
 
     #[test]
@@ -998,6 +1142,7 @@ mod tests {
             11,
             100,
             1,
+            xid(&c),
             Packet::Wack {
                 name: 7,
                 ttl: 60,

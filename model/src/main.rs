@@ -249,8 +249,13 @@ fn list() {
         } else {
             println!("    sizes:   (CI / --large value, bounds)");
             for d in sc.dims {
+                let delay = if d.delay == (d.ci, d.large) {
+                    String::new()
+                } else {
+                    format!(", in delay mode {} / {}", d.delay.0, d.delay.1)
+                };
                 println!(
-                    "      {:<11} {} / {}  ({}..={}; {})",
+                    "      {:<11} {} / {}{delay}  ({}..={}; {})",
                     format!("{} N", d.dim.flag()),
                     d.ci,
                     d.large,

@@ -228,12 +228,14 @@ mod tests {
             addrs: addrs.into(),
         };
         let mut kept = dst.clone();
-        kept.handle(&cfg, 0, 1, 0, answer(&[1]), &mut out);
+        let q = kept.pending_for(&5).map_or(0, |p| p.qxid);
+        kept.handle(&cfg, 0, 1, q, answer(&[1]), &mut out);
         assert_eq!(kept.record(&5).unwrap().owner, 100);
         assert!(kept.pending.is_empty());
         // It lists both addresses: one multihomed host, merged into the replica.
         let mut merged = dst.clone();
-        merged.handle(&cfg, 0, 1, 0, answer(&[1, 2]), &mut out);
+        let q = merged.pending_for(&5).map_or(0, |p| p.qxid);
+        merged.handle(&cfg, 0, 1, q, answer(&[1, 2]), &mut out);
         let r = merged.record(&5).unwrap();
         assert_eq!(
             (r.owner, r.kind, &r.addrs[..]),

@@ -36,6 +36,10 @@ pub struct Pending<N, A> {
     pub from: A,
     /// Its transaction id.
     pub xid: u16,
+    /// The transaction id of this challenge's queries (the server's own, see
+    /// [`Server::challenge_xid`]): only an answer with it counts, a late answer to an earlier
+    /// challenge of the same name is ignored.
+    pub qxid: u16,
     /// Opcode 0xF rather than 5.
     pub multihomed: bool,
     /// The registrant's node type.
@@ -86,6 +90,10 @@ pub struct ServerConfig {
     pub migrate_on: bool,
     /// Most addresses a special group keeps.
     pub special_group_max: usize,
+    /// A holder's answer counts only with its challenge's transaction id
+    /// ([`Pending::qxid`]). Off for replaying another server's capture, whose queries carried
+    /// that server's ids.
+    pub match_challenge_ids: bool,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +110,7 @@ impl Default for ServerConfig {
             unknown_release_ok: false,
             migrate_on: true,
             special_group_max: 25,
+            match_challenge_ids: true,
         }
     }
 }
@@ -111,8 +120,8 @@ impl Default for ServerConfig {
 pub struct Send<N, A> {
     /// Destination address.
     pub to: A,
-    /// Transaction id (echoes the request; 0 for the server's own queries and demands, which
-    /// the caller numbers).
+    /// Transaction id (echoes the request; a challenge's own id for its queries; 0 for
+    /// release demands, which the caller numbers).
     pub xid: u16,
     /// What to send.
     pub packet: Packet<N, A>,
@@ -134,6 +143,8 @@ pub struct Server<N, A> {
     pub known: OwnerVersions<A>,
     /// Names whose records may have changed, for a caller that persists the database.
     pub journal: Journal<N>,
+    /// The transaction id given to the last challenge's queries (never 0; wrapping).
+    pub challenge_xid: u16,
 }
 
 /// Names touched since the last [`Server::take_changed`]. Off in the model; when on, every
@@ -184,7 +195,14 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             next_version: 1,
             known: SmallVec::new(),
             journal: Journal::default(),
+            challenge_xid: 0,
         }
+    }
+
+    /// The id of a new challenge's queries.
+    fn fresh_challenge_xid(&mut self) -> u16 {
+        self.challenge_xid = self.challenge_xid.checked_add(1).unwrap_or(1);
+        self.challenge_xid
     }
 
     /// Starts noting changed names (see [`Server::take_changed`]).
@@ -421,7 +439,10 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 rcode,
                 addrs,
                 ..
-            } => self.challenge_answer(cfg, now, from, name, rcode == Rcode::Ok, &addrs, out),
+            } => {
+                let claims = rcode == Rcode::Ok;
+                self.challenge_answer(cfg, now, from, xid, name, claims, &addrs, out)
+            }
             _ => {}
         }
     }
@@ -478,6 +499,24 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             // at (Windows WINS; Samba's nbtd_winsserver_register, "w2k3 refuses ...").
             out.push(neg_to(op, r.name, Rcode::RfsErr, r.from, r.xid));
             return;
+        }
+        let holds = |me: &Self| {
+            me.active(&r.name)
+                .is_some_and(|rec| rec.addrs.contains(&r.addr))
+        };
+        if let Some(qxid) = self
+            .pending
+            .iter()
+            .find(|p| p.name == r.name && p.replica.is_none() && p.waiting.contains(&r.addr))
+            .filter(|_| !r.group && !r.multihomed && holds(self))
+            .map(|p| p.qxid)
+        {
+            // A challenged holder registering the name again while the challenge runs claims
+            // it now: the registration is its positive answer, and its answer to the query,
+            // older and maybe still on its way, no longer counts. (The model's delay mode: A
+            // answered NAM_ERR, started again and re-registered; the server granted A as a
+            // holder, then took A's late NAM_ERR and granted B too.)
+            self.challenge_answer(cfg, now, r.addr, qxid, r.name.clone(), true, &[r.addr], out);
         }
         let active = self.active(&r.name);
         let holder = active.is_some_and(|rec| rec.addrs.contains(&r.addr));
@@ -623,6 +662,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         // Held by other addresses: WACK the requester, challenge every holder address.
         let waiting = rec.addrs.clone();
         let challenged = waiting.clone();
+        drop(rec);
+        let qxid = self.fresh_challenge_xid();
         out.push(Send {
             to: r.from,
             xid: r.xid,
@@ -635,7 +676,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         for a in &waiting {
             out.push(Send {
                 to: *a,
-                xid: 0,
+                xid: qxid,
                 packet: Packet::Query {
                     name: r.name.clone(),
                     broadcast: false,
@@ -647,6 +688,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             requester: r.addr,
             from: r.from,
             xid: r.xid,
+            qxid,
             multihomed: r.multihomed,
             node: r.node,
             ttl: r.ttl,
@@ -687,10 +729,11 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             return false;
         };
         let waiting = rec.addrs.clone();
+        let qxid = self.fresh_challenge_xid();
         if let Some(&a) = waiting.first() {
             out.push(Send {
                 to: a,
-                xid: 0,
+                xid: qxid,
                 packet: Packet::Query {
                     name: replica.name.clone(),
                     broadcast: false,
@@ -703,6 +746,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             requester: me,
             from: me,
             xid: 0,
+            qxid,
             multihomed: replica.kind == Kind::Multihomed,
             node: replica.node,
             ttl: 0,
@@ -728,12 +772,19 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         cfg: &ServerConfig,
         now: Time,
         from: A,
+        xid: u16,
         name: N,
         claims: bool,
         addrs: &[A],
         out: &mut Vec<Send<N, A>>,
     ) {
-        let Some(pi) = self.pending.iter().position(|p| p.name == name) else {
+        // The answer to this challenge's query carries its id; another id answers an earlier
+        // challenge of the name (a late or duplicated answer) and tells nothing about now.
+        let Some(pi) = self
+            .pending
+            .iter()
+            .position(|p| p.name == name && (p.qxid == xid || !cfg.match_challenge_ids))
+        else {
             return;
         };
         let p = &mut self.pending[pi];
@@ -859,7 +910,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             p.deadline = now + Time::from(cfg.challenge_wait);
             out.push(Send {
                 to: p.waiting[0],
-                xid: 0,
+                xid: p.qxid,
                 packet: Packet::Query {
                     name: name.clone(),
                     broadcast: false,
@@ -1333,10 +1384,98 @@ mod tests {
         }
     }
 
+    /// Feeds `p` from `from`: a request with id 7, a holder's answer with its challenge's id.
     fn step(s: &mut S, cfg: &ServerConfig, from: u8, p: Packet<u8, u8>) -> Vec<Send<u8, u8>> {
         let mut out = Vec::new();
-        s.handle(cfg, 0, from, 7, p, &mut out);
+        let xid = match &p {
+            Packet::Response { name, .. } => s.pending_for(name).map_or(7, |q| q.qxid),
+            _ => 7,
+        };
+        s.handle(cfg, 0, from, xid, p, &mut out);
         out
+    }
+
+    /// A challenge's queries carry its own id; an answer with another id (a late answer to an
+    /// earlier challenge of the name) is ignored, unless the caller replays another server's
+    /// capture (`match_challenge_ids` off).
+    #[test]
+    fn a_late_answer_to_an_earlier_challenge_is_ignored() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        let out = step(&mut s, &cfg, 2, reg(5, 2, false));
+        let first = out
+            .iter()
+            .find(|o| matches!(o.packet, Packet::Query { .. }))
+            .expect("a challenge query")
+            .xid;
+        assert_ne!(first, 0);
+        assert_eq!(s.pending_for(&5).unwrap().qxid, first);
+        // The challenge runs out; .2 gets the name; .1 registers again: a new challenge.
+        let mut out = Vec::new();
+        s.challenge_timeout(&cfg, 0, &5, &mut out);
+        assert_eq!(s.active(&5).unwrap().addrs[..], [2]);
+        let out = step(&mut s, &cfg, 1, reg(5, 1, false));
+        let second = out
+            .iter()
+            .find(|o| matches!(o.packet, Packet::Query { .. }))
+            .expect("a challenge query")
+            .xid;
+        assert_ne!(second, first);
+        // .2's NAM_ERR to the first challenge's query arrives late: it says nothing now.
+        let nam_err = Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode: Rcode::NamErr,
+            ttl: 0,
+            group: false,
+            addrs: AddrList::new(),
+        };
+        let mut out = Vec::new();
+        s.handle(&cfg, 0, 2, first, nam_err.clone(), &mut out);
+        assert!(out.is_empty() && s.pending_for(&5).is_some());
+        // Replaying another server's capture, ids are not matched.
+        let replay = ServerConfig {
+            match_challenge_ids: false,
+            ..ServerConfig::default()
+        };
+        let mut r = s.clone();
+        r.handle(&replay, 0, 2, first, nam_err.clone(), &mut out);
+        assert!(r.pending_for(&5).is_none());
+        // The answer with the challenge's id decides.
+        s.handle(&cfg, 0, 2, second, nam_err, &mut out);
+        assert!(s.pending_for(&5).is_none());
+        assert_eq!(s.active(&5).unwrap().addrs[..], [1]);
+    }
+
+    /// A challenged holder that registers the name again while the challenge runs claims it:
+    /// the newcomer is refused at once, and the holder's older answer to the query no longer
+    /// counts (the model's delay mode found the server granting both).
+    #[test]
+    fn a_challenged_holder_registering_again_claims_the_name() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, reg(5, 1, false));
+        step(&mut s, &cfg, 2, reg(5, 2, false));
+        let qxid = s.pending_for(&5).unwrap().qxid;
+        let out = step(&mut s, &cfg, 1, reg(5, 1, false));
+        let to_2: Vec<Option<Rcode>> = out.iter().filter(|o| o.to == 2).map(rcode_of).collect();
+        assert_eq!(to_2, [Some(Rcode::ActErr)]);
+        let to_1: Vec<Option<Rcode>> = out.iter().filter(|o| o.to == 1).map(rcode_of).collect();
+        assert_eq!(to_1, [Some(Rcode::Ok)]);
+        assert!(s.pending_for(&5).is_none());
+        let late = Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode: Rcode::NamErr,
+            ttl: 0,
+            group: false,
+            addrs: AddrList::new(),
+        };
+        let mut out = Vec::new();
+        s.handle(&cfg, 0, 1, qxid, late, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.active(&5).unwrap().addrs[..], [1]);
     }
 
     #[test]
@@ -1977,7 +2116,8 @@ mod replica_tests {
         assert_eq!(queries(&out), [1], "only the first holder address is asked");
         out.clear();
         // An address not asked yet cannot answer.
-        s.handle(&cfg, 1, 2, 0, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
+        let q = s.pending_for(&5).map_or(0, |p| p.qxid);
+        s.handle(&cfg, 1, 2, q, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
         assert!(s.pending_for(&5).is_some());
         // The first stays silent for the wait: the second is asked, with a wait of its own.
         assert_eq!(s.next_deadline(), Some(3));
@@ -1987,7 +2127,8 @@ mod replica_tests {
         out.clear();
         // Its positive answer decides at once: it claims the name without the replica's
         // address, the owned record stays; the third address is never asked.
-        s.handle(&cfg, 4, 2, 0, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
+        let q = s.pending_for(&5).map_or(0, |p| p.qxid);
+        s.handle(&cfg, 4, 2, q, answer(Rcode::Ok, &[1, 2, 3]), &mut out);
         assert!(s.pending_for(&5).is_none());
         assert!(queries(&out).is_empty());
         let r = s.record(&5).unwrap();
@@ -2007,7 +2148,8 @@ mod replica_tests {
         // A negative answer from the address asked ends it at once (Samba's
         // r_do_challenge_handler replaces on NT_STATUS_OBJECT_NAME_NOT_FOUND).
         let (mut s, cfg, mut out) = challenged();
-        s.handle(&cfg, 1, 1, 0, answer(Rcode::NamErr, &[]), &mut out);
+        let q = s.pending_for(&5).map_or(0, |p| p.qxid);
+        s.handle(&cfg, 1, 1, q, answer(Rcode::NamErr, &[]), &mut out);
         assert!(s.pending_for(&5).is_none());
         assert_eq!(pairs(s.record(&5).unwrap()), [(9, B)]);
     }
@@ -2017,7 +2159,8 @@ mod replica_tests {
         // The first holder address lists every address and the replica's: one multihomed
         // host; the merge is B's record, with 1, 2, 3 still owned here (r_do_mhomed_merge).
         let (mut s, cfg, mut out) = challenged();
-        s.handle(&cfg, 1, 1, 0, answer(Rcode::Ok, &[1, 2, 3, 9]), &mut out);
+        let q = s.pending_for(&5).map_or(0, |p| p.qxid);
+        s.handle(&cfg, 1, 1, q, answer(Rcode::Ok, &[1, 2, 3, 9]), &mut out);
         let r = s.record(&5).unwrap();
         assert_eq!((r.owner, r.kind, r.version), (B, Kind::Multihomed, 4));
         assert_eq!(pairs(r), [(1, C), (2, C), (3, C), (9, B)]);

@@ -31,8 +31,18 @@ fn rcode(r: Rcode) -> &'static str {
     }
 }
 
-/// A packet in words.
+/// A packet in words, with its transaction id when it has one (`[id 2]`; the model
+/// renumbers ids from 1 as old ones leave the system, see `World::canonical_xids`).
 pub fn packet(w: &World, m: &Msg) -> String {
+    let body = packet_body(w, m);
+    if m.xid == 0 {
+        body
+    } else {
+        format!("{body} [id {}]", m.xid)
+    }
+}
+
+fn packet_body(w: &World, m: &Msg) -> String {
     let from_server = w.server_index(m.src).is_some();
     match &m.packet {
         Packet::Register {

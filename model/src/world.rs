@@ -35,8 +35,21 @@ pub struct Msg {
     pub src: Ip,
     /// Destination address.
     pub dst: Ip,
+    /// Transaction id (NAME_TRN_ID): a client's request carries its transaction's, the
+    /// server's answer echoes it; the server's own queries and release demands carry 0, and
+    /// so do datagrams and sessions. See [`World::canonical_xids`].
+    pub xid: u16,
     /// The packet.
     pub packet: Packet<Name, Ip>,
+}
+
+/// Whose id space a transaction id is from (see [`World::canonical_xids`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    /// Client `c`'s transactions.
+    Client(u8),
+    /// Server `i`'s challenges.
+    Server(u8),
 }
 
 /// Most servers a scenario has.
@@ -336,8 +349,11 @@ pub struct Env {
     pub late: u8,
     /// Messages duplicated so far (delay mode).
     pub dups: u8,
-    /// Challenge: bitmask of hosts a challenge was decided against while its query or their
-    /// answer was still on its way (delay mode); cleared when the host's app starts again.
+    /// Challenge: bitmask of hosts whose belief that they hold the name the server may no
+    /// longer back, through a race of delay mode: a challenge was decided against the host
+    /// while its query or the host's answer was still on its way, or a release of the host's
+    /// from a transaction that is over (a late retransmission or a duplicate) reached the
+    /// server. Cleared when the host's app starts again.
     pub raced: u8,
     /// mhomed-release: a registration the host sent reached a server while the host was not
     /// waiting for it (a late or duplicated request: delay mode).
@@ -506,14 +522,21 @@ impl World {
         s.net.insert(at, m);
     }
 
-    fn server_outputs(&self, s: &mut State, i: usize, since: Version, out: Vec<Send<Name, Ip>>) {
+    fn server_outputs(
+        &self,
+        s: &mut State,
+        i: usize,
+        since: Version,
+        mut out: Vec<Send<Name, Ip>>,
+    ) {
         let src = self.server_ips[i];
-        for o in out {
+        for o in out.drain(..) {
             self.push_msg(
                 s,
                 Msg {
                     src,
                     dst: o.to,
+                    xid: o.xid,
                     packet: o.packet,
                 },
             );
@@ -542,18 +565,20 @@ impl World {
         }
     }
 
-    fn client_outputs(&self, s: &mut State, c: usize, out: Vec<ClientOut<Name, Ip>>) {
-        for o in out {
+    fn client_outputs(&self, s: &mut State, c: usize, mut out: Vec<ClientOut<Name, Ip>>) {
+        for o in out.drain(..) {
             match o {
                 ClientOut::Send {
                     from,
                     to: Dest::Unicast(to),
+                    xid,
                     packet,
                 } => self.push_msg(
                     s,
                     Msg {
                         src: from,
                         dst: to,
+                        xid,
                         packet,
                     },
                 ),
@@ -646,6 +671,192 @@ impl World {
         s.servers.iter().enumerate().any(|(i, sv)| {
             self.server_up(s, i) && sv.pending.iter().any(|p| nics.contains(&p.requester))
         })
+    }
+
+    /// Whose transaction id a message carries: a client's request and the server's answer
+    /// to it carry the client's ([`Owner::Client`]); a server's challenge query and the
+    /// holder's answer carry the server's ([`Owner::Server`]); None for id 0 (release
+    /// demands, datagrams, sessions).
+    fn id_owner(&self, m: &Msg) -> Option<Owner> {
+        if m.xid == 0 {
+            return None;
+        }
+        let client = |ip| self.client_of(ip).map(|c| Owner::Client(c as u8));
+        let server = |ip| self.server_index(ip).map(|i| Owner::Server(i as u8));
+        match m.packet {
+            Packet::Register { .. }
+            | Packet::Refresh { .. }
+            | Packet::Release { .. }
+            | Packet::Query { .. } => client(m.src).or_else(|| server(m.src)),
+            Packet::Response { .. } | Packet::Wack { .. } => {
+                server(m.src).and(client(m.dst)).or_else(|| server(m.dst))
+            }
+            _ => None,
+        }
+    }
+
+    /// The fast check of [`World::canonical_xids`] (most steps change no id): every owner's
+    /// ids held are exactly 1..=k and its counter is k. Ids held as bits of a mask per owner.
+    fn xids_canonical(&self, s: &State) -> bool {
+        let mut masks = [0u32; MAX_CLIENTS + MAX_SERVERS];
+        let mut note = |slot: usize, id: u16| match 1u32.checked_shl(u32::from(id)) {
+            Some(bit) => {
+                masks[slot] |= bit;
+                true
+            }
+            None => false,
+        };
+        for (c, cl) in s.clients.iter().enumerate() {
+            if let Some(op) = &cl.op {
+                if !note(c, op.xid) {
+                    return false;
+                }
+            }
+        }
+        for (i, sv) in s.servers.iter().enumerate() {
+            for p in &sv.pending {
+                if !note(MAX_CLIENTS + i, p.qxid) {
+                    return false;
+                }
+                if p.xid != 0 {
+                    if let Some(c) = self.client_of(p.from) {
+                        if !note(c, p.xid) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        for m in &s.net {
+            let ok = match self.id_owner(m) {
+                Some(Owner::Client(c)) => note(usize::from(c), m.xid),
+                Some(Owner::Server(i)) => note(MAX_CLIENTS + usize::from(i), m.xid),
+                None => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        let canonical = |mask: u32, counter: u16| {
+            let k = mask.count_ones();
+            u32::from(counter) == k && mask == ((1u32 << k) - 1) << 1
+        };
+        s.clients
+            .iter()
+            .enumerate()
+            .all(|(c, cl)| canonical(masks[c], cl.last_xid))
+            && s.servers
+                .iter()
+                .enumerate()
+                .all(|(i, sv)| canonical(masks[MAX_CLIENTS + i], sv.challenge_xid))
+    }
+
+    /// Renumbers every client's transaction ids and every server's challenge ids to 1..=k in
+    /// the order they were given, k being how many of them the state still holds (a client's
+    /// transaction in progress, a server's challenges, the messages that carry them), and
+    /// sets the owner's counter to k. The state machines only compare ids for equality and a
+    /// new transaction or challenge takes an id above every id held, so a state and its
+    /// renumbering behave alike (a bisimulation): ids that left the system are forgotten
+    /// instead of telling otherwise equal states apart, and the state space stays as small
+    /// as it was without ids wherever no late answer is in flight.
+    pub fn canonical_xids(&self, s: &mut State) {
+        if self.xids_canonical(s) {
+            return;
+        }
+        // (owner, id) pairs held: clients 0.., servers MAX_CLIENTS...
+        let slot = |o: Owner| match o {
+            Owner::Client(c) => usize::from(c),
+            Owner::Server(i) => MAX_CLIENTS + usize::from(i),
+        };
+        let mut held: SmallVec<[(u8, u16); 16]> = SmallVec::new();
+        for (c, cl) in s.clients.iter().enumerate() {
+            if let Some(op) = &cl.op {
+                held.push((c as u8, op.xid));
+            }
+        }
+        for (i, sv) in s.servers.iter().enumerate() {
+            for p in &sv.pending {
+                held.push(((MAX_CLIENTS + i) as u8, p.qxid));
+                if p.xid != 0 {
+                    if let Some(c) = self.client_of(p.from) {
+                        held.push((c as u8, p.xid));
+                    }
+                }
+            }
+        }
+        for m in &s.net {
+            if let Some(o) = self.id_owner(m) {
+                held.push((slot(o) as u8, m.xid));
+            }
+        }
+        held.sort_unstable();
+        held.dedup();
+        let counter = |s: &State, o: usize| {
+            if o < MAX_CLIENTS {
+                s.clients[o].last_xid
+            } else {
+                s.servers[o - MAX_CLIENTS].challenge_xid
+            }
+        };
+        let owners = s.clients.len();
+        let all = (0..owners).chain(MAX_CLIENTS..MAX_CLIENTS + s.servers.len());
+        for o in all {
+            let ids: SmallVec<[u16; 8]> = held
+                .iter()
+                .filter(|(x, _)| usize::from(*x) == o)
+                .map(|(_, id)| *id)
+                .collect();
+            let k = ids.len() as u16;
+            if counter(s, o) == k && ids.iter().zip(1..).all(|(x, i)| *x == i) {
+                continue;
+            }
+            let map = |x: u16| match ids.binary_search(&x) {
+                Ok(i) => i as u16 + 1,
+                Err(_) => x,
+            };
+            let mut moved = false;
+            for k in 0..s.net.len() {
+                let m = &s.net[k];
+                if self.id_owner(m).is_some_and(|w| slot(w) == o) {
+                    let x = map(m.xid);
+                    moved |= x != m.xid;
+                    s.net[k].xid = x;
+                }
+            }
+            if moved {
+                s.net.sort();
+            }
+            if o < MAX_CLIENTS {
+                s.clients[o].update(|cl| {
+                    cl.last_xid = k;
+                    if let Some(op) = cl.op.as_mut() {
+                        op.xid = map(op.xid);
+                    }
+                });
+                let nics = &self.ccfg[o].nics[..];
+                for i in 0..s.servers.len() {
+                    let stale = |p: &crate::server::Pending<Name, Ip>| {
+                        p.xid != 0 && nics.contains(&p.from) && map(p.xid) != p.xid
+                    };
+                    if s.servers[i].pending.iter().any(stale) {
+                        s.servers[i].update(|sv| {
+                            for p in sv.pending.iter_mut() {
+                                if p.xid != 0 && nics.contains(&p.from) {
+                                    p.xid = map(p.xid);
+                                }
+                            }
+                        });
+                    }
+                }
+            } else {
+                s.servers[o - MAX_CLIENTS].update(|sv| {
+                    sv.challenge_xid = k;
+                    for p in sv.pending.iter_mut() {
+                        p.qxid = map(p.qxid);
+                    }
+                });
+            }
+        }
     }
 
     fn answers_pending(&self, s: &State, i: usize, n: Name) -> bool {
@@ -884,6 +1095,21 @@ impl World {
                 let k = s.net.binary_search(&m).ok()?;
                 s.net.remove(k);
                 if let Some(i) = self.server_index(m.dst) {
+                    if self.kind == ScenarioKind::Challenge
+                        && matches!(m.packet, Packet::Release { .. })
+                    {
+                        if let Some(c) = self.client_of(m.src) {
+                            // Stale: not the release the host waits for (its transaction is
+                            // over). The server cannot tell; it releases whatever the host
+                            // holds now, a registration made since included.
+                            let waiting = s.clients[c].op.as_ref().is_some_and(|o| {
+                                o.kind == crate::client::OpKind::Release && o.xid == m.xid
+                            });
+                            if !waiting {
+                                s.env.raced |= 1 << c;
+                            }
+                        }
+                    }
                     if self.kind == ScenarioKind::MhomedRelease
                         && matches!(m.packet, Packet::Register { .. })
                     {
@@ -904,12 +1130,12 @@ impl World {
                     let mut out = Vec::new();
                     let since = s.servers[i].next_version;
                     s.servers[i]
-                        .update(|x| x.handle(&self.scfg, NOW, m.src, 0, m.packet, &mut out));
+                        .update(|x| x.handle(&self.scfg, NOW, m.src, m.xid, m.packet, &mut out));
                     self.server_outputs(&mut s, i, since, out);
                 } else if let Some(c) = self.client_of(m.dst) {
                     let mut out = Vec::new();
                     s.clients[c].update(|x| {
-                        x.on_packet(&self.ccfg[c], NOW, m.src, m.dst, m.packet, &mut out)
+                        x.on_packet(&self.ccfg[c], NOW, m.src, m.dst, m.xid, m.packet, &mut out)
                     });
                     self.client_outputs(&mut s, c, out);
                 }
@@ -999,6 +1225,7 @@ impl World {
                     Msg {
                         src: from,
                         dst: to,
+                        xid: 0,
                         packet: Packet::Datagram { to: n, from: 0 },
                     },
                 );
@@ -1012,6 +1239,7 @@ impl World {
                     Msg {
                         src: from,
                         dst: to,
+                        xid: 0,
                         packet: Packet::SessionOpen { to: n, from: 0 },
                     },
                 );
@@ -1025,6 +1253,7 @@ impl World {
                     Msg {
                         src: from,
                         dst: to,
+                        xid: 0,
                         packet: Packet::SessionClose { to: n, from: 0 },
                     },
                 );
@@ -1040,6 +1269,7 @@ impl World {
                 }
             }
         }
+        self.canonical_xids(&mut s);
         Some(s)
     }
 }
@@ -1124,6 +1354,7 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
         .map(|x| Msg {
             src: sw(x.src),
             dst: sw(x.dst),
+            xid: x.xid,
             packet: packet(&x.packet),
         })
         .collect();
@@ -1131,6 +1362,7 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
     m.net = net.into_iter().collect();
     m.env.alive = bits(m.env.alive);
     m.env.running = bits(m.env.running);
+    m.env.raced = bits(m.env.raced);
     m.env.starts.swap(0, 1);
     m.env.resolved = m.env.resolved.map(sw);
     m

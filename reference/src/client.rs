@@ -173,12 +173,14 @@ fn drive(
     }
     drop(tx);
     let mut client = Model::new(&cfg);
+    // Transaction ids are the model's (one per transaction, kept by its retransmissions); they
+    // start here.
+    client.last_xid = 0x4e00;
     let mut out = Vec::new();
     let mut io = Io {
         sockets: &sockets,
         nics: &cfg.nics,
         port,
-        next_id: 0x4e00,
         queries: HashMap::new(),
     };
     for (name, group) in &names {
@@ -205,8 +207,8 @@ fn drive(
             .clamp(1, 50);
         match rx.recv_timeout(Duration::from_millis(wait)) {
             Ok((i, from, bytes)) => {
-                if let (SocketAddr::V4(f), Some(p)) = (from, io.decode(from, &bytes)) {
-                    client.on_packet(&cfg, now_ms(), *f.ip(), cfg.nics[i], p, &mut out);
+                if let (SocketAddr::V4(f), Some((id, p))) = (from, io.decode(from, &bytes)) {
+                    client.on_packet(&cfg, now_ms(), *f.ip(), cfg.nics[i], id, p, &mut out);
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -225,18 +227,23 @@ struct Io<'a> {
     sockets: &'a [UdpSocket],
     nics: &'a [Ipv4Addr],
     port: u16,
-    next_id: u16,
     /// Queries to answer: (asker, name) -> (transaction id, asker's socket address).
     queries: HashMap<(Ipv4Addr, Name), (u16, SocketAddr)>,
 }
 
 impl Io<'_> {
-    /// A datagram as the model sees it; None for what the client ignores.
-    fn decode(&mut self, from: SocketAddr, bytes: &[u8]) -> Option<Packet<Name, Ipv4Addr>> {
+    /// A datagram as the model sees it, with its transaction id; None for what the client
+    /// ignores.
+    fn decode(&mut self, from: SocketAddr, bytes: &[u8]) -> Option<(u16, Packet<Name, Ipv4Addr>)> {
+        let repr = Repr::parse_bytes(bytes).ok()?;
+        let id = repr.id;
+        self.decode_packet(from, &repr).map(|p| (id, p))
+    }
+
+    fn decode_packet(&mut self, from: SocketAddr, repr: &Repr) -> Option<Packet<Name, Ipv4Addr>> {
         let SocketAddr::V4(f) = from else {
             return None;
         };
-        let repr = Repr::parse_bytes(bytes).ok()?;
         if repr.flags.response {
             let answer = repr.answer?;
             let name = WireName::from_name(&answer.name)?;
@@ -293,7 +300,13 @@ impl Io<'_> {
     /// Sends what the model asked for.
     fn flush(&mut self, out: &mut Vec<ClientOut<Name, Ipv4Addr>>) {
         for o in out.drain(..) {
-            let ClientOut::Send { from, to, packet } = o else {
+            let ClientOut::Send {
+                from,
+                to,
+                xid,
+                packet,
+            } = o
+            else {
                 continue;
             };
             let Dest::Unicast(to_ip) = to else {
@@ -307,20 +320,16 @@ impl Io<'_> {
             else {
                 continue;
             };
-            if let Some((dest, bytes)) = self.encode(to_ip, &packet) {
+            if let Some((dest, bytes)) = self.encode(to_ip, xid, &packet) {
                 let _ = sock.send_to(&bytes, dest);
             }
         }
     }
 
-    fn fresh_id(&mut self) -> u16 {
-        self.next_id = self.next_id.wrapping_add(1);
-        self.next_id
-    }
-
     fn encode(
         &mut self,
         to: Ipv4Addr,
+        xid: u16,
         packet: &Packet<Name, Ipv4Addr>,
     ) -> Option<(SocketAddr, Vec<u8>)> {
         let server = SocketAddr::V4(SocketAddrV4::new(to, self.port));
@@ -422,7 +431,7 @@ impl Io<'_> {
         let entries: Vec<NbEntry> = entry.into_iter().collect();
         let wname = name.to_name();
         let repr = Repr {
-            id: self.fresh_id(),
+            id: xid,
             flags: Flags {
                 broadcast,
                 ..Flags::request(opcode)

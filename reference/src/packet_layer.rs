@@ -500,7 +500,8 @@ impl PacketLayer {
         match &s.packet {
             // The server's own requests: challenges and release demands.
             Packet::Query { name, .. } => {
-                let id = self.fresh_xid();
+                // The challenge's own id: the server takes only answers that carry it.
+                let id = if xid != 0 { xid } else { self.fresh_xid() };
                 let repr = Repr {
                     id,
                     flags: Flags::request(Opcode::Query),

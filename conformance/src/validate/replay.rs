@@ -146,8 +146,14 @@ struct Replay<'a> {
 pub fn replay(cfg: &Config, capture: &Capture) -> Report {
     let ds = &capture.datagrams;
     let name = cfg.server_name.as_deref().unwrap_or(UNKNOWN_SERVER_NAME);
-    let layer = PacketLayer::new(PacketConfig::new(name, cfg.server))
-        .or_else(|_| PacketLayer::new(PacketConfig::new(UNKNOWN_SERVER_NAME, cfg.server)))
+    // The holders in the capture answer the captured server's queries, with its ids.
+    let packet_cfg = |name: &str| {
+        let mut c = PacketConfig::new(name, cfg.server);
+        c.server.match_challenge_ids = false;
+        c
+    };
+    let layer = PacketLayer::new(packet_cfg(name))
+        .or_else(|_| PacketLayer::new(packet_cfg(UNKNOWN_SERVER_NAME)))
         .expect("a valid placeholder server name");
     let mut r = Replay {
         cfg,

@@ -683,13 +683,14 @@ fn simulate(
             group: false,
             addrs: addrs.into(),
         };
+        let qxid = s.pending_for(&1).map_or(0, |p| p.qxid);
         match policy(to) {
             Policy::Silent => {
                 now = s.pending_for(&1).map_or(now, |p| p.deadline);
                 s.on_timer(&cfg, now, &mut out);
             }
-            Policy::Negative => s.handle(&cfg, now, to, 0, answer(Rcode::NamErr, &[]), &mut out),
-            Policy::Positive(v) => s.handle(&cfg, now, to, 0, answer(Rcode::Ok, &v), &mut out),
+            Policy::Negative => s.handle(&cfg, now, to, qxid, answer(Rcode::NamErr, &[]), &mut out),
+            Policy::Positive(v) => s.handle(&cfg, now, to, qxid, answer(Rcode::Ok, &v), &mut out),
         }
     }
     let end = (d == Decision::Challenge).then(|| {
