@@ -1375,7 +1375,7 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
 /// replica's version is covered by its owner-version map (so later pulls never go backwards).
 pub fn versions_increase(w: &World, s: &State) -> bool {
     s.servers.iter().all(|sv| {
-        let mut own: Vec<Version> = sv
+        let mut own: SmallVec<[Version; 8]> = sv
             .records()
             .filter(|r| r.owner == sv.me)
             .map(|r| r.version)
@@ -1460,7 +1460,7 @@ pub fn no_two_hosts_hold_unique_name(w: &World, s: &State) -> bool {
             continue;
         }
         for n in w.name_labels.iter().map(|(n, _)| *n) {
-            let holders: Vec<usize> = s
+            let mut holders = s
                 .clients
                 .iter()
                 .enumerate()
@@ -1471,14 +1471,14 @@ pub fn no_two_hosts_hold_unique_name(w: &World, s: &State) -> bool {
                             !e.group && e.state == EntryState::Registered && e.server == Some(sv.me)
                         })
                 })
-                .map(|(c, _)| c)
-                .collect();
-            if holders.len() > 1 {
+                .map(|(c, _)| c);
+            let first = holders.next();
+            if holders.next().is_some() {
                 return false;
             }
             // Holders the server does not list are allowed only while their own release or a
             // takeover is still being decided (the server never grants without a challenge).
-            if let Some(&c) = holders.first() {
+            if let Some(c) = first {
                 let listed = sv
                     .active(&n)
                     .is_some_and(|r| w.ccfg[c].nics.iter().any(|a| r.addrs.contains(a)));
