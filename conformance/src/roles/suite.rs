@@ -62,12 +62,18 @@ fn base36(mut v: u64, width: usize) -> String {
 pub fn variables(
     token: &str,
     index: usize,
+    count: usize,
     target: &Target,
     clients: &[Ipv4Addr],
 ) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::new();
-    // 3 characters for the run, 2 for the script: 5 of a name's 15 bytes.
-    vars.insert("run".into(), format!("{token}{}", base36(index as u64, 2)));
+    // 3 characters for the run, 2 for the script: 5 of a name's 15 bytes; 3 for the script
+    // in a run of more than 36 * 36 scripts (two scripts must never share a name).
+    let width = if count > 36 * 36 { 3 } else { 2 };
+    vars.insert(
+        "run".into(),
+        format!("{token}{}", base36(index as u64, width)),
+    );
     vars.insert("target_ip".into(), target.addr.ip().to_string());
     vars.insert("target_name".into(), target.name.clone());
     for (i, c) in clients.iter().enumerate() {
@@ -86,7 +92,7 @@ pub fn instantiate_all(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, s) in scripts.iter().enumerate() {
-        match s.instantiate(&variables(token, i, target, clients)) {
+        match s.instantiate(&variables(token, i, scripts.len(), target, clients)) {
             Ok(inst) => out.push(inst),
             Err(e) => errors.push(e),
         }
