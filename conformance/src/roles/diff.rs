@@ -59,6 +59,8 @@ pub fn lenient(script: &Instantiated) -> Instantiated {
                         to: e.to,
                         timeout: Some(timeout),
                         any_id: e.any_id,
+                        wack_only: e.wack_only,
+                        id: e.id,
                         ..Expect::default()
                     }))
                 }

@@ -25,6 +25,7 @@ pub struct Target {
 }
 
 /// The packet most recently sent, for matching replies and for retries.
+#[derive(Clone)]
 struct Sent {
     client: usize,
     id: u16,
@@ -133,6 +134,11 @@ fn run_inner(
     let start = Instant::now();
     let limit = start + script.limit;
     let mut last: Option<Sent> = None;
+    // Every request sent: `expect to=clientN` waits for the answer to client N's last
+    // request (with `id=`, its last with that id).
+    let mut sends: Vec<Sent> = Vec::new();
+    // When each client first sent since the last `challenge` step (`challenge after=clientN`).
+    let mut first_from: Vec<Option<Instant>> = Vec::new();
     // The script's packets: from the target's address (server role: answers from its
     // port, challenges from any), or, in the client role, from anyone (the client under test
     // answers from its own addresses). Whatever the script does not take is dropped with it.
@@ -175,12 +181,24 @@ fn run_inner(
                         at: sent.at,
                         hand_made: sent.hand_made,
                     });
+                    sends.push(sent.clone());
+                    if first_from.len() <= sent.client {
+                        first_from.resize(sent.client + 1, None);
+                    }
+                    first_from[sent.client].get_or_insert(sent.at);
                     last = Some(sent)
                 }
                 Err(e) => return Verdict::Error(format!("line {}: {e}", step.line)),
             },
             StepKind::Expect(e) => {
-                let Some(sent) = &last else {
+                let client = e.to.map(|c| c.0).or(last.as_ref().map(|s| s.client));
+                let of_client = client.and_then(|c| {
+                    sends
+                        .iter()
+                        .rev()
+                        .find(|s| s.client == c && e.id.is_none_or(|id| s.id == id))
+                });
+                let Some(sent) = of_client.or(last.as_ref()) else {
                     return Verdict::Error(format!(
                         "line {}: `expect` before any `send`",
                         step.line
@@ -226,7 +244,12 @@ fn run_inner(
                 }
             }
             StepKind::Challenge(c) => {
-                let since = last.as_ref().map_or(start, |s| s.at);
+                let since = match c.after {
+                    Some(a) => first_from.get(a.0).copied().flatten(),
+                    None => last.as_ref().map(|s| s.at),
+                }
+                .unwrap_or(start);
+                first_from.iter_mut().for_each(|f| *f = None);
                 if let Err(f) = challenge(net, listener, target, c, since, limit) {
                     return fail(f.0, c.describe(), f.1);
                 }
@@ -431,6 +454,9 @@ fn expect(
         // for the whole-second TTL).
         final_timeout = timeout + Duration::from_secs(ttl.min(120) as u64);
         wack_by = Some((wack.at + Duration::from_secs(u64::from(ttl) + 1), ttl));
+        if e.wack_only {
+            return Ok(());
+        }
     }
     let mut attempts = 0;
     loop {
@@ -748,6 +774,12 @@ impl Expect {
         let mut s = String::new();
         if let Some(w) = self.wack {
             let _ = write!(s, " wack={w}");
+        }
+        if self.wack_only {
+            s.push_str(" wack-only");
+        }
+        if let Some(id) = self.id {
+            let _ = write!(s, " id=0x{id:04x}");
         }
         if let Some(v) = self.rcode {
             let _ = write!(s, " rcode={v}");

@@ -94,6 +94,8 @@ pub const EXPECT_FIELDS: &[&str] = &[
     "group",
     "ont",
     "any-id",
+    "wack-only",
+    "id",
 ];
 
 /// Fields of `await` (client role: a request from the client under test).
@@ -192,7 +194,9 @@ impl Directive {
             Directive::Send => SEND_FIELDS,
             Directive::Expect => EXPECT_FIELDS,
             Directive::ExpectNone => &["to", "within", "name"],
-            Directive::Challenge => &["to", "name", "reply", "timeout", "ttl", "addr", "optional"],
+            Directive::Challenge => &[
+                "to", "name", "reply", "timeout", "ttl", "addr", "optional", "after",
+            ],
             Directive::Wait => &["for"],
             Directive::Client => &["start", "stop", "nics", "wins"],
             Directive::Await => AWAIT_FIELDS,

@@ -147,6 +147,12 @@ pub struct Expect {
     pub ont: Option<NodeType>,
     /// Accept a reply whatever its transaction id (default: must echo the request's).
     pub any_id: bool,
+    /// Only a WACK is expected (`wack-only`): a request the target holds while it decides
+    /// another's (the final answer goes to that other request).
+    pub wack_only: bool,
+    /// The answer to the client's last request with this transaction id (`id=N`), not to
+    /// its last request: for a request answered after the client sent another.
+    pub id: Option<u16>,
 }
 
 /// How the runner answers a challenge query the target sends to a client.
@@ -173,6 +179,10 @@ pub struct Challenge {
     /// Answer the challenge if the target sends one; a target that decides
     /// without challenging is not a failure.
     pub optional: bool,
+    /// The query must have arrived after the first request this client sent since the
+    /// script's previous `challenge` step (`after=clientN`; default: after the script's last
+    /// request): for a challenge with other requests sent while it runs.
+    pub after: Option<Client>,
 }
 
 /// Client role: start or stop the client under test.
@@ -768,6 +778,7 @@ fn instantiate(
                     ttl: fs.parsed("ttl", parse_u32)?.unwrap_or(300_000),
                     addrs: fs.parsed("addr", parse_addrs)?,
                     optional: fs.flag("optional")?.unwrap_or(false),
+                    after: fs.client("after")?,
                 })
             }
             Directive::Wait => {
@@ -986,14 +997,17 @@ fn send(fs: &Fields<'_, '_>) -> Result<Send, ScriptError> {
 }
 
 fn expect(fs: &Fields<'_, '_>) -> Result<Expect, ScriptError> {
+    let wack_only = fs.flag("wack-only")?.unwrap_or(false);
+    let any = Range {
+        min: 0,
+        max: u32::MAX,
+    };
     Ok(Expect {
         to: fs.client("to")?,
         wack: match fs.get("wack") {
+            None if wack_only => Some(any),
             None => None,
-            Some((_, None)) => Some(Range {
-                min: 0,
-                max: u32::MAX,
-            }),
+            Some((_, None)) => Some(any),
             Some(_) => fs.parsed("wack", parse_range)?,
         },
         timeout: fs.parsed("timeout", parse_duration)?,
@@ -1019,6 +1033,10 @@ fn expect(fs: &Fields<'_, '_>) -> Result<Expect, ScriptError> {
         group: fs.flag("group")?,
         ont: fs.parsed("ont", parse_ont)?,
         any_id: fs.flag("any-id")?.unwrap_or(false),
+        wack_only,
+        id: fs.parsed("id", |v| {
+            parse_u32(v).and_then(|n| u16::try_from(n).map_err(|_| "over 65535".into()))
+        })?,
     })
 }
 
