@@ -4,20 +4,26 @@
 //! target runs behind its packet layer) is explored breadth-first from an empty database
 //! under sequences of requests from up to three clients on one name: registrations (unique,
 //! group, multihomed; a group of a `<1C>` name is a special group), refreshes (unique and
-//! group), releases, and, when a request makes the server challenge holders, every holder's
-//! answer (claim, claim listing the requester's address too for a multihomed request,
-//! release i.e. a negative answer, silence followed by the challenge timeout). After every
-//! step a query from client3 shows the record.
+//! group), releases, an answer to a challenge nobody sent, and, when a request makes the
+//! server challenge holders, every holder's answer (claim, claim listing the requester's
+//! address too for a multihomed request, release i.e. a negative answer, silence followed by
+//! the challenge timeout). While a challenge runs, one more request may arrive (sequences of
+//! at most [`Options::mid_depth`] steps): the requester's retransmission or a new request of
+//! it, another client registering the requester's address or its own, a holder releasing or
+//! registering again, an unasked answer. After every step a query from client3 shows the
+//! record. Besides: the target's own name (a static record: group registration, group
+//! refresh, release) and a special group filled to its limit.
 //!
 //! Each sequence gets a *path signature*, per step: the action, the sender's relation to the
 //! record before the step (no record, holder, other), the record before (kind, state, number
-//! of addresses), the challenge answers, every packet the server sent (to the requester or a
-//! holder: WACK, challenge query, response with op, rcode, group flag and number of
-//! addresses) and the record after (kind, state, addresses, whether the sender is one of
-//! them). The signature is built from outputs and state, not from instrumentation of
-//! `server.rs`. Only sequences whose signature is new are kept and extended (shortest
-//! first); clients are numbered in order of first appearance, so the same behaviour with
-//! clients renamed is generated once.
+//! of addresses), the request during the challenge and what it got, the challenge answers,
+//! every packet the server sent (to the requester or a holder: WACK, challenge query,
+//! response with op, rcode, group flag and number of addresses) and the record after (kind,
+//! state, addresses, whether the sender is one of them). The signature is built from outputs
+//! and state, not from instrumentation of `server.rs`. Only sequences whose signature is new
+//! are kept and extended (shortest first); clients are numbered in order of first
+//! appearance, so the same behaviour with clients renamed is generated once.
+//! `scripts/generated-coverage.sh` measures the branches of `server.rs` the result reaches.
 //!
 //! Timers other than the challenge timeout (scavenging: active -> released -> tombstone ->
 //! deleted) are left out: the embedded target runs with the default intervals (days), so a
@@ -49,6 +55,9 @@ pub struct Options {
     /// Silent challenge answers (each costs a challenge timeout when run) only in
     /// sequences of at most this many steps.
     pub silent_depth: usize,
+    /// Requests sent while a challenge runs (see [`Mid`]) only in sequences of at most this
+    /// many steps; such a sequence is not extended.
+    pub mid_depth: usize,
 }
 
 impl Default for Options {
@@ -57,6 +66,7 @@ impl Default for Options {
             depth: 3,
             max_per_name: 0,
             silent_depth: 2,
+            mid_depth: 2,
         }
     }
 }
@@ -70,16 +80,44 @@ enum Act {
     RefreshUnique,
     RefreshGroup,
     Release,
+    /// A positive answer to a challenge query nobody sent (no challenge is running).
+    StrayAnswer,
 }
 
-const ACTS: [Act; 6] = [
+const ACTS: [Act; 7] = [
     Act::RegUnique,
     Act::RegGroup,
     Act::RegMultihomed,
     Act::RefreshUnique,
     Act::RefreshGroup,
     Act::Release,
+    Act::StrayAnswer,
 ];
+
+/// A request that arrives while the step's challenge runs (before any holder answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum MidKind {
+    /// The requester sends its request again (same transaction id): a retransmission.
+    Retransmit,
+    /// The requester asks anew (a new transaction id).
+    Again,
+    /// Another client registers the requester's address (a unique registration).
+    ForRequester,
+    /// Another client registers the name for itself (unique).
+    Register,
+    /// A challenged holder releases the name.
+    Release,
+    /// A holder registers the name again (unique, its own address).
+    HolderRegister,
+    /// A client nobody challenged answers as if challenged (positive, its address).
+    Answer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Mid {
+    client: u8,
+    kind: MidKind,
+}
 
 /// A challenged holder's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +134,10 @@ enum Answer {
 struct Step {
     client: u8,
     act: Act,
+    /// The request's NB address when it is not the sender's own.
+    addr: Option<u8>,
+    /// A request during the challenge.
+    mid: Option<Mid>,
     answers: Vec<(u8, Answer)>,
 }
 
@@ -105,6 +147,8 @@ struct Done {
     step: Step,
     /// Sends of the request (before the answers), then of the answers and the timeout.
     out: Out,
+    /// Sends for the request during the challenge.
+    mid_out: Out,
     /// Whether the challenge ran out of time (a silent holder).
     timed_out: bool,
     before: Option<RecView>,
@@ -131,6 +175,18 @@ fn view(s: &S, name: u8) -> Option<RecView> {
 fn cfg() -> ServerConfig {
     // The reference target's settings (reference/src/packet_layer.rs).
     nbns_reference::packet_layer::PacketConfig::new("GEN", std::net::Ipv4Addr::LOCALHOST).server
+}
+
+/// A positive answer to a challenge query for `name` listing `addrs`.
+fn answer(name: u8, addrs: Vec<u8>) -> Packet<u8, u8> {
+    Packet::Response {
+        op: Opcode::Query,
+        name,
+        rcode: Rcode::Ok,
+        ttl: TTL,
+        group: false,
+        addrs: AddrList::from(addrs),
+    }
 }
 
 fn request(name: u8, client: u8, act: Act) -> Packet<u8, u8> {
@@ -163,8 +219,15 @@ fn request(name: u8, client: u8, act: Act) -> Packet<u8, u8> {
             addr: client,
             broadcast: false,
         },
+        Act::StrayAnswer => answer(name, vec![client]),
     }
 }
+
+/// Transaction id of the step's request (and of its retransmission), of a request during
+/// the challenge, and of the holders' answers.
+const XID: u16 = 1;
+const MID_XID: u16 = 5;
+const ANSWER_XID: u16 = 2;
 
 /// The addresses the server challenged (challenge queries in `out`).
 fn challenged(out: &Out) -> Vec<u8> {
@@ -179,14 +242,33 @@ fn challenged(out: &Out) -> Vec<u8> {
 fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
     let before = view(s, name);
     let mut out = Vec::new();
+    let addr = step.addr.unwrap_or(step.client);
     s.handle(
         cfg,
         0,
         step.client,
-        1,
-        request(name, step.client, step.act),
+        XID,
+        request(name, addr, step.act),
         &mut out,
     );
+    let mut mid_out = Vec::new();
+    if let Some(m) = step.mid {
+        let (xid, p) = match m.kind {
+            MidKind::Retransmit => (XID, request(name, addr, step.act)),
+            MidKind::Again => (MID_XID, request(name, addr, step.act)),
+            MidKind::ForRequester => (MID_XID, request(name, addr, Act::RegUnique)),
+            MidKind::Register | MidKind::HolderRegister => {
+                (MID_XID, request(name, m.client, Act::RegUnique))
+            }
+            MidKind::Release => (MID_XID, request(name, m.client, Act::Release)),
+            // With the challenge's id, as if it had been asked.
+            MidKind::Answer => (
+                s.pending_for(&name).map_or(ANSWER_XID, |p| p.qxid),
+                answer(name, vec![m.client]),
+            ),
+        };
+        s.handle(cfg, 0, m.client, xid, p, &mut mid_out);
+    }
     for &(holder, answer) in &step.answers {
         let (rcode, addrs) = match answer {
             Answer::Claim => (Rcode::Ok, vec![holder]),
@@ -231,6 +313,7 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
     Done {
         step: step.clone(),
         out,
+        mid_out,
         timed_out,
         before,
         after,
@@ -303,6 +386,16 @@ fn step_signature(d: &Done) -> String {
         }),
         rec(&d.before, false)
     );
+    if let Some(a) = d.step.addr {
+        let _ = write!(sig, " for {} |", who(a));
+    }
+    if let Some(m) = d.step.mid {
+        let _ = write!(sig, " during {:?} by {} ->", m.kind, who(m.client));
+        for s in &d.mid_out {
+            let _ = write!(sig, " {}:{}", who(s.to), packet_signature(&s.packet));
+        }
+        sig.push_str(" |");
+    }
     let mut answers: Vec<Answer> = d.step.answers.iter().map(|a| a.1).collect();
     answers.sort();
     let _ = write!(sig, " answers {answers:?} |");
@@ -353,67 +446,181 @@ pub struct Stats {
     pub with_timeout: usize,
 }
 
+/// The name the generator gives the target's own name (`{target_name}<00>`, a static unique
+/// record of the server's address).
+const OWN: u8 = 0x00;
+
+/// One name the generator explores.
+struct Seed<'a> {
+    name: u8,
+    dir: &'static str,
+    /// The name as the scripts write it.
+    text: &'static str,
+    depth: usize,
+    acts: &'a [Act],
+    server: S,
+}
+
 /// Explores the model and returns the scripts (sorted by path) and the figures.
 pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
     let cfg = cfg();
     let mut scripts = Vec::new();
     let mut stats = Stats::default();
     let mut steps_seen = BTreeSet::new();
+    // Explicit transaction ids of retransmitted requests: below the runner's own ids.
+    let mut next_id: u16 = 0x10;
+    let mut own = S::new(ME);
+    own.add_static(0, OWN, Kind::Unique, vec![ME]);
+    // The packet layer defends the target's own unique names before the server sees the
+    // request (RFC 1002 5.1.1): only what reaches the server is explored.
+    let own_acts = [Act::RegGroup, Act::RefreshGroup, Act::Release];
     // `<00>`: unique, normal group, multihomed; `<1C>`: a group is a special group; `<1D>`:
-    // the local master browser name, acknowledged and never stored.
-    // Nothing is stored for `<1D>`, so its sequences longer than one step repeat the first.
-    for (name, dir, suffix, max_depth) in [
-        (0x00u8, "n00", "00", opts.depth),
-        (0x1cu8, "n1c", "1c", opts.depth),
-        (0x1du8, "n1d", "1d", opts.depth.min(1)),
-    ] {
+    // the local master browser name, acknowledged and never stored (so its sequences longer
+    // than one step repeat the first); the target's own `<00>`, whose record no request can
+    // change.
+    let seeds = [
+        Seed {
+            name: 0x00,
+            dir: "n00",
+            text: "{N}<00>",
+            depth: opts.depth,
+            acts: &ACTS,
+            server: S::new(ME),
+        },
+        Seed {
+            name: 0x1c,
+            dir: "n1c",
+            text: "{N}<1c>",
+            depth: opts.depth,
+            acts: &ACTS,
+            server: S::new(ME),
+        },
+        Seed {
+            name: 0x1d,
+            dir: "n1d",
+            text: "{N}<1d>",
+            depth: opts.depth.min(1),
+            acts: &ACTS,
+            server: S::new(ME),
+        },
+        Seed {
+            name: OWN,
+            dir: "own",
+            text: "{target_name}<00>",
+            depth: opts.depth.min(1),
+            acts: &own_acts,
+            server: own,
+        },
+    ];
+    for seed in seeds {
+        let name = seed.name;
         // Breadth-first: a level holds the kept sequences of one length.
         let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
-        let mut level: Vec<(Vec<Done>, S)> = vec![(Vec::new(), S::new(ME))];
+        let mut level: Vec<(Vec<Done>, S)> = vec![(Vec::new(), seed.server.clone())];
         let mut kept = 0usize;
-        'levels: for depth in 1..=max_depth {
+        'levels: for depth in 1..=seed.depth {
             let mut next = Vec::new();
             for (path, server) in &level {
-                let used = path.iter().map(|d| d.step.client).max().unwrap_or(0);
+                let used = path
+                    .iter()
+                    .flat_map(|d| {
+                        std::iter::once(d.step.client).chain(d.step.mid.map(|m| m.client))
+                    })
+                    .max()
+                    .unwrap_or(0);
                 let silent = depth <= opts.silent_depth;
                 for client in 1..=(used + 1).min(3) {
-                    for act in ACTS {
+                    for &act in seed.acts {
                         // Probe the request alone to see whom it challenges.
                         let mut probe = server.clone();
                         let mut out = Vec::new();
-                        probe.handle(&cfg, 0, client, 1, request(name, client, act), &mut out);
+                        probe.handle(&cfg, 0, client, XID, request(name, client, act), &mut out);
                         let holders = challenged(&out);
-                        for answers in answer_sets(act, &holders, silent) {
-                            stats.explored += 1;
-                            let step = Step {
-                                client,
-                                act,
-                                answers,
-                            };
-                            let mut s = server.clone();
-                            let done = apply(&mut s, &cfg, name, &step);
-                            let sig = step_signature(&done);
-                            steps_seen.insert(sig.clone());
-                            let mut full: Vec<String> = path.iter().map(step_signature).collect();
-                            full.push(sig);
-                            if !seen.insert(full) {
-                                continue;
+                        let mut mids = vec![None];
+                        if !holders.is_empty() && depth <= opts.mid_depth {
+                            for kind in [MidKind::Retransmit, MidKind::Again] {
+                                mids.push(Some(Mid { client, kind }));
                             }
-                            let mut p = path.clone();
-                            p.push(done);
-                            kept += 1;
-                            scripts.push(Generated {
-                                path: format!("{dir}/d{depth}-{kept:04}.nbt"),
-                                text: script_text(&p, suffix, kept),
-                            });
-                            if p.iter().any(|d| d.timed_out) {
-                                // Not extended: every script waits for one timeout at most.
-                                stats.with_timeout += 1;
-                            } else {
-                                next.push((p, s));
+                            let other = (1..=3).find(|c| *c != client && !holders.contains(c));
+                            if let Some(o) = other {
+                                for kind in
+                                    [MidKind::ForRequester, MidKind::Register, MidKind::Answer]
+                                {
+                                    mids.push(Some(Mid { client: o, kind }));
+                                }
                             }
-                            if opts.max_per_name > 0 && kept >= opts.max_per_name {
-                                break 'levels;
+                            for &h in holders.iter().filter(|h| **h <= 3) {
+                                for kind in [MidKind::Release, MidKind::HolderRegister] {
+                                    mids.push(Some(Mid { client: h, kind }));
+                                }
+                            }
+                        }
+                        for mid in mids {
+                            for answers in answer_sets(act, &holders, silent) {
+                                stats.explored += 1;
+                                let step = Step {
+                                    client,
+                                    act,
+                                    addr: None,
+                                    mid,
+                                    answers,
+                                };
+                                let mut s = server.clone();
+                                let done = apply(&mut s, &cfg, name, &step);
+                                let sig = step_signature(&done);
+                                steps_seen.insert(sig.clone());
+                                // An answer nobody asked for changes nothing: one script
+                                // per step signature (the record it meets), never extended.
+                                let full: Vec<String> = if act == Act::StrayAnswer {
+                                    vec![sig]
+                                } else {
+                                    path.iter()
+                                        .map(step_signature)
+                                        .chain(std::iter::once(sig))
+                                        .collect()
+                                };
+                                if !seen.insert(full) {
+                                    continue;
+                                }
+                                let mut p = path.clone();
+                                p.push(done);
+                                kept += 1;
+                                let id = p
+                                    .iter()
+                                    .any(|d| {
+                                        d.step.mid.is_some_and(|m| {
+                                            matches!(m.kind, MidKind::Retransmit | MidKind::Again)
+                                        })
+                                    })
+                                    .then(|| {
+                                        next_id += 1;
+                                        next_id - 1
+                                    });
+                                assert!(next_id < 0x100, "too many retransmission ids");
+                                scripts.push(Generated {
+                                    path: format!("{}/d{depth}-{kept:04}.nbt", seed.dir),
+                                    text: script_text(
+                                        &p,
+                                        seed.text,
+                                        &format!("{}-{kept}", seed.dir.trim_start_matches('n')),
+                                        id,
+                                    ),
+                                });
+                                if p.iter().any(|d| d.timed_out) {
+                                    stats.with_timeout += 1;
+                                }
+                                // Not extended: every script waits for one timeout at most,
+                                // and has one request during a challenge at most.
+                                if !p.iter().any(|d| {
+                                    d.timed_out
+                                        || d.step.mid.is_some()
+                                        || d.step.act == Act::StrayAnswer
+                                }) {
+                                    next.push((p, s));
+                                }
+                                if opts.max_per_name > 0 && kept >= opts.max_per_name {
+                                    break 'levels;
+                                }
                             }
                         }
                     }
@@ -423,10 +630,33 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
         }
         stats.distinct += kept;
     }
+    // A special group filled to its limit: one more member is refused.
+    let mut s = S::new(ME);
+    let full: Vec<Done> = (0..=cfg.special_group_max)
+        .map(|i| {
+            let step = Step {
+                client: 1,
+                act: Act::RegGroup,
+                addr: Some(FIRST_OTHER + u8::try_from(i).expect("a small limit")),
+                mid: None,
+                answers: Vec::new(),
+            };
+            apply(&mut s, &cfg, 0x1c, &step)
+        })
+        .collect();
+    scripts.push(Generated {
+        path: "n1c/full.nbt".into(),
+        text: script_text(&full, "{N}<1c>", "1c-full", None),
+    });
+    stats.distinct += 1;
     stats.step_signatures = steps_seen.len();
     scripts.sort_by(|a, b| a.path.cmp(&b.path));
     (scripts, stats)
 }
+
+/// Model addresses from here on are hosts that are not the runner's clients (the scripts
+/// write them as 192.0.2.N, TEST-NET-1).
+const FIRST_OTHER: u8 = 10;
 
 fn act_text(a: Act) -> &'static str {
     match a {
@@ -436,6 +666,19 @@ fn act_text(a: Act) -> &'static str {
         Act::RefreshUnique => "refreshes unique",
         Act::RefreshGroup => "refreshes group",
         Act::Release => "releases",
+        Act::StrayAnswer => "answers a challenge nobody sent",
+    }
+}
+
+fn mid_text(m: MidKind) -> &'static str {
+    match m {
+        MidKind::Retransmit => "sends its request again",
+        MidKind::Again => "asks again with a new transaction id",
+        MidKind::ForRequester => "registers the requester's address",
+        MidKind::Register => "registers unique",
+        MidKind::Release => "releases",
+        MidKind::HolderRegister => "registers unique again",
+        MidKind::Answer => "answers unasked",
     }
 }
 
@@ -454,7 +697,11 @@ fn addrs_text(addrs: &[u8]) -> String {
     }
     addrs
         .iter()
-        .map(|a| format!("{{client{a}}}"))
+        .map(|&a| match a {
+            ME => "{target_ip}".to_string(),
+            a if a >= FIRST_OTHER => format!("192.0.2.{a}"),
+            a => format!("{{client{a}}}"),
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -598,6 +845,9 @@ fn rules_of(d: &Done, rules: &mut BTreeSet<&'static str>) {
                 Some(_) => {}
             }
         }
+        Act::StrayAnswer => {
+            rules.insert("RFC1002-5.1.4-REQUEST-ONLY");
+        }
         _ => match before_active {
             None => {
                 rules.insert("RFC1002-4.2.11-RDATA");
@@ -614,6 +864,20 @@ fn rules_of(d: &Done, rules: &mut BTreeSet<&'static str>) {
                 rules.insert("RFC1002-4.2.11-NONOWNER-UNCHANGED");
             }
         },
+    }
+    if let Some(m) = d.step.mid {
+        rules.insert(match m.kind {
+            MidKind::Retransmit => "RFC1002-5.1.4-RETRANSMIT-IN-WACK",
+            MidKind::Again => "RFC1002-4.2.16-TRN-ID",
+            MidKind::Answer => "RFC1002-5.1.4-REQUEST-ONLY",
+            _ => "RFC1002-5.1.4-REG-HELD-WACK",
+        });
+    }
+    if d.before.as_ref().is_some_and(|r| r.addrs.contains(&ME)) {
+        rules.insert("RFC1002-5.1.1-ANSWER-OWN-QUERY");
+    }
+    if d.step.addr.is_some() && d.before.as_ref().is_some_and(|r| r.addrs.len() >= 25) {
+        rules.insert("NBTE-3.2.1-25-ADDRESSES");
     }
     if final_resp.is_some_and(|r| r != Rcode::Ok) && is_reg {
         rules.insert("RFC1002-4.2.6-UNCHANGED-AFTER-NEG");
@@ -646,12 +910,62 @@ fn rules_of(d: &Done, rules: &mut BTreeSet<&'static str>) {
     }
 }
 
-fn script_text(path: &[Done], suffix: &str, index: usize) -> String {
-    let name = format!("{{N}}<{suffix}>");
+/// The `send` line of a request: `op` and `group`, from `client`, for `addr` (None: its own).
+fn send_line(
+    op: &str,
+    name: &str,
+    group: bool,
+    client: u8,
+    addr: Option<u8>,
+    id: Option<u16>,
+) -> String {
+    let mut t = format!("send      op={op} name={name}");
+    if group {
+        t.push_str(" group");
+    }
+    if client != 1 {
+        let _ = write!(t, " from=client{client}");
+    }
+    if let Some(a) = addr {
+        let _ = write!(t, " addr={}", addrs_text(&[a]));
+    }
+    if let Some(id) = id {
+        let _ = write!(t, " id=0x{id:04x}");
+    }
+    t
+}
+
+/// The `expect` line for what `client` got in `out`: the response (after a WACK when
+/// `wack`), a WACK alone, or nothing.
+fn expect_line(out: &Out, client: u8, echo: (u8, bool), wait: &str) -> String {
+    let wack = out
+        .iter()
+        .any(|s| s.to == client && matches!(s.packet, Packet::Wack { .. }));
+    match out
+        .iter()
+        .find(|s| s.to == client && matches!(s.packet, Packet::Response { .. }))
+    {
+        Some(s) => format!(
+            "expect    to=client{client}{} {}{wait}",
+            if wack { " wack=1.." } else { "" },
+            expect_fields(&s.packet, Some(echo)),
+        ),
+        None if wack => format!("expect    to=client{client} wack-only"),
+        None => format!("expect-none to=client{client} within=1s"),
+    }
+}
+
+fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> String {
     let story: Vec<String> = path
         .iter()
         .map(|d| {
             let mut t = format!("client{} {}", d.step.client, act_text(d.step.act));
+            if let Some(a) = d.step.addr {
+                let _ = write!(t, " for {}", addrs_text(&[a]));
+            }
+            if let Some(m) = d.step.mid {
+                let _ = write!(t, ", client{} {}", m.client, mid_text(m.kind));
+            }
             for (h, a) in &d.step.answers {
                 let _ = write!(t, ", client{h} {}", answer_text(*a));
             }
@@ -666,11 +980,27 @@ fn script_text(path: &[Done], suffix: &str, index: usize) -> String {
     if path.iter().any(|d| !d.step.answers.is_empty()) {
         tags.push("challenge");
     }
+    if path.iter().any(|d| d.step.mid.is_some()) {
+        tags.push("during-challenge");
+    }
     if path.iter().any(|d| d.timed_out) {
         tags.push("timeout");
     }
     let mut t = String::new();
-    let _ = writeln!(t, "title Model path {suffix}-{index}: {}", story.join("; "));
+    // A long sequence (the special group filled up) is told by its ends.
+    let story = if story.len() > 4 {
+        let n = story.len();
+        format!(
+            "{}; {}; ... ({} more); {}",
+            story[0],
+            story[1],
+            n - 3,
+            story[n - 1]
+        )
+    } else {
+        story.join("; ")
+    };
+    let _ = writeln!(t, "title Model path {label}: {story}");
     let _ = writeln!(t, "tags {}", tags.join(" "));
     let _ = writeln!(
         t,
@@ -687,32 +1017,76 @@ fn script_text(path: &[Done], suffix: &str, index: usize) -> String {
     if path.iter().any(|d| d.timed_out) {
         let _ = writeln!(t, "limit     time=60s");
     }
-    let _ = writeln!(t, "set N = {{run}}GEN");
+    if name.contains("{N}") {
+        let _ = writeln!(t, "set N = {{run}}GEN");
+    }
     for d in path {
         let c = d.step.client;
+        let release_group = d
+            .before
+            .as_ref()
+            .is_some_and(|r| matches!(r.kind, Kind::Group | Kind::SpecialGroup));
         let (op, group) = match d.step.act {
             Act::RegUnique => ("register", false),
             Act::RegGroup => ("register", true),
             Act::RegMultihomed => ("multihomed", false),
             Act::RefreshUnique => ("refresh", false),
             Act::RefreshGroup => ("refresh", true),
-            Act::Release => (
-                "release",
-                d.before
-                    .as_ref()
-                    .is_some_and(|r| matches!(r.kind, Kind::Group | Kind::SpecialGroup)),
-            ),
+            Act::Release => ("release", release_group),
+            Act::StrayAnswer => ("query", false),
         };
-        let _ = writeln!(
-            t,
-            "send      op={op} name={name}{}{}",
-            if group { " group" } else { "" },
-            if c == 1 {
-                String::new()
-            } else {
-                format!(" from=client{c}")
+        if d.step.act == Act::StrayAnswer {
+            let _ = writeln!(
+                t,
+                "send      op=query name={name} response section=answer no-question{}",
+                if c == 1 {
+                    String::new()
+                } else {
+                    format!(" from=client{c}")
+                }
+            );
+        } else {
+            let retransmit = d
+                .step
+                .mid
+                .is_some_and(|m| matches!(m.kind, MidKind::Retransmit | MidKind::Again));
+            let _ = writeln!(
+                t,
+                "{}",
+                send_line(op, name, group, c, d.step.addr, id.filter(|_| retransmit))
+            );
+        }
+        if let Some(m) = d.step.mid {
+            let mc = m.client;
+            match m.kind {
+                MidKind::Retransmit => {
+                    let _ = writeln!(t, "{}", send_line(op, name, group, c, d.step.addr, id));
+                }
+                MidKind::Again => {
+                    let _ = writeln!(t, "{}", send_line(op, name, group, c, d.step.addr, None));
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, c, (c, group), ""));
+                }
+                MidKind::Answer => {
+                    let _ = writeln!(
+                        t,
+                        "send      op=query name={name} response section=answer no-question from=client{mc}"
+                    );
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, (mc, false), ""));
+                }
+                kind => {
+                    let (op, group, addr) = match kind {
+                        MidKind::ForRequester => {
+                            ("register", false, Some(d.step.addr.unwrap_or(c)))
+                        }
+                        MidKind::Release => ("release", release_group, None),
+                        _ => ("register", false, None),
+                    };
+                    let _ = writeln!(t, "{}", send_line(op, name, group, mc, addr, None));
+                    let echo = (addr.unwrap_or(mc), group);
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, echo, ""));
+                }
             }
-        );
+        }
         for (h, a) in &d.step.answers {
             let (reply, addr) = match a {
                 Answer::Claim => ("claim", String::new()),
@@ -725,33 +1099,31 @@ fn script_text(path: &[Done], suffix: &str, index: usize) -> String {
                 Answer::Silent => ("silent", String::new()),
             };
             // The reference challenges at once; a target that refuses without a challenge
-            // fails in 2 s instead of the default 10.
+            // fails in 2 s instead of the default 10. With a request in between, the query
+            // came before that request: it is the one after the requester's.
             let _ = writeln!(
                 t,
-                "challenge to=client{h} name={name} reply={reply}{addr} timeout=2s"
+                "challenge to=client{h} name={name} reply={reply}{addr} timeout=2s{}",
+                if d.step.mid.is_some() {
+                    format!(" after=client{c}")
+                } else {
+                    String::new()
+                }
             );
         }
-        let wack = d
-            .out
-            .iter()
-            .any(|s| matches!(s.packet, Packet::Wack { .. }));
-        match d
-            .out
-            .iter()
-            .find(|s| s.to == c && matches!(s.packet, Packet::Response { .. }))
-        {
-            Some(s) => {
-                let _ = writeln!(
-                    t,
-                    "expect    to=client{c}{} {}{}",
-                    if wack { " wack=1.." } else { "" },
-                    expect_fields(&s.packet, Some((c, group))),
-                    if d.timed_out { " timeout=20s" } else { "" }
-                );
-            }
-            None => {
-                let _ = writeln!(t, "expect-none to=client{c} within=1s");
-            }
+        let echo = (d.step.addr.unwrap_or(c), group);
+        let wait = if d.timed_out { " timeout=20s" } else { "" };
+        let line = expect_line(&d.out, c, echo, wait);
+        if let (Some(id), true) = (id, d.step.mid.is_some_and(|m| m.kind == MidKind::Again)) {
+            // The WACK and final answer of the first request (the client's last request is
+            // the second, whose WACK was taken above).
+            let _ = writeln!(t, "{line} id=0x{id:04x}");
+        } else {
+            let _ = writeln!(t, "{line}");
+        }
+        if d.step.mid.is_some_and(|m| m.kind == MidKind::Retransmit) {
+            // One WACK and one final answer for the two copies, nothing more.
+            let _ = writeln!(t, "expect-none to=client{c} within=1s");
         }
         let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
         let _ = writeln!(

@@ -24,6 +24,10 @@ pub struct GenerateArgs {
     /// this many steps.
     #[arg(long, value_name = "N", default_value_t = Options::default().silent_depth)]
     pub silent_depth: usize,
+    /// Requests sent while a challenge runs (a retransmission, a third registrant, the
+    /// holder releasing, ...) only in sequences of at most this many steps.
+    #[arg(long, value_name = "N", default_value_t = Options::default().mid_depth)]
+    pub mid_depth: usize,
 }
 
 /// Runs the command; returns the exit status.
@@ -32,6 +36,7 @@ pub fn main(args: &GenerateArgs) -> i32 {
         depth: args.depth,
         max_per_name: args.max,
         silent_depth: args.silent_depth,
+        mid_depth: args.mid_depth,
     };
     let (scripts, stats) = generate::generate(&opts);
     if let Err(e) = generate::write(&args.out, &scripts) {
