@@ -937,12 +937,18 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         addr: A,
         out: &mut Vec<Send<N, A>>,
     ) {
-        // A refresh of a name the server lost (nmbd does the same), or from an address that
-        // does not hold the unique name (Windows and Samba: WACK, challenge the holder), is a
-        // registration.
-        let registers = self
-            .active(&name)
-            .is_none_or(|r| !group && r.kind.is_unique() && !r.addrs.contains(&addr));
+        // A refresh of a name the server lost (nmbd does the same), from an address that
+        // does not hold the unique name (Windows and Samba: WACK, challenge the holder), or a
+        // group refresh of a special group from an address not in it (Samba's nbtd and nmbd
+        // add the member: both handle a refresh as a registration), is a registration.
+        let registers = self.active(&name).is_none_or(|r| {
+            !r.addrs.contains(&addr)
+                && if group {
+                    r.kind == Kind::SpecialGroup
+                } else {
+                    r.kind.is_unique()
+                }
+        });
         if registers {
             let reg = Reg {
                 name,
@@ -1712,6 +1718,28 @@ mod tests {
         let mut out = Vec::new();
         s.handle(&cfg, 0, 2, 8, reg(5, 2, false), &mut out);
         assert!(matches!(out[0].packet, Packet::Wack { .. }));
+    }
+
+    #[test]
+    fn group_refresh_of_a_special_group_by_a_non_member_adds_it() {
+        // Samba's nbtd and nmbd handle a refresh as a registration: the member is added.
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, greg(0x1C, 1));
+        let refresh = |addr| Packet::Refresh {
+            name: 0x1C,
+            group: true,
+            node: NodeType::H,
+            ttl: 300,
+            addr,
+        };
+        let out = step(&mut s, &cfg, 2, refresh(2));
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::Ok));
+        assert_eq!(s.active(&0x1C).unwrap().addrs[..], [1, 2]);
+        // A member's refresh changes nothing but the expiry.
+        let version = s.active(&0x1C).unwrap().version;
+        step(&mut s, &cfg, 2, refresh(2));
+        assert_eq!(s.active(&0x1C).unwrap().version, version);
     }
 
     #[test]
