@@ -1057,6 +1057,10 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             );
         }
         if let Some(m) = d.step.mid {
+            // The request's WACK first: the target has taken the request and started its
+            // challenge before anything else arrives (else a target may take the next request
+            // first, and the script would test a race).
+            let _ = writeln!(t, "expect    to=client{c} wack-only");
             let mc = m.client;
             match m.kind {
                 MidKind::Retransmit => {
@@ -1113,10 +1117,14 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
         }
         let echo = (d.step.addr.unwrap_or(c), group);
         let wait = if d.timed_out { " timeout=20s" } else { "" };
-        let line = expect_line(&d.out, c, echo, wait);
+        let mut line = expect_line(&d.out, c, echo, wait);
+        if d.step.mid.is_some() {
+            // Its WACK was taken before the request during the challenge.
+            line = line.replace(" wack=1..", "");
+        }
         if let (Some(id), true) = (id, d.step.mid.is_some_and(|m| m.kind == MidKind::Again)) {
-            // The WACK and final answer of the first request (the client's last request is
-            // the second, whose WACK was taken above).
+            // The final answer of the first request (the client's last request is the
+            // second, whose WACK was taken above).
             let _ = writeln!(t, "{line} id=0x{id:04x}");
         } else {
             let _ = writeln!(t, "{line}");
