@@ -937,6 +937,13 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         addr: A,
         out: &mut Vec<Send<N, A>>,
     ) {
+        if name.is_refused_type(group) {
+            // A <1B> group, or a unique <1C>/<1E>: refused like its registration, whatever
+            // the database holds (Samba's nbtd_winsserver_request handles a refresh as a
+            // registration, and its registration refuses these first, as w2k3 does).
+            out.push(neg_to(Opcode::Refresh, name, Rcode::RfsErr, from, xid));
+            return;
+        }
         // A refresh of a name the server lost (nmbd does the same), from an address that
         // does not hold the unique name (Windows and Samba: WACK, challenge the holder), or a
         // group refresh of a special group from an address not in it (Samba's nbtd and nmbd
@@ -1718,6 +1725,23 @@ mod tests {
         let mut out = Vec::new();
         s.handle(&cfg, 0, 2, 8, reg(5, 2, false), &mut out);
         assert!(matches!(out[0].packet, Packet::Wack { .. }));
+    }
+
+    #[test]
+    fn unique_refresh_of_a_special_group_is_refused_like_its_registration() {
+        let cfg = ServerConfig::default();
+        let mut s = S::new(ME);
+        step(&mut s, &cfg, 1, greg(0x1C, 1));
+        let refresh = Packet::Refresh {
+            name: 0x1C,
+            group: false,
+            node: NodeType::H,
+            ttl: 300,
+            addr: 1,
+        };
+        let out = step(&mut s, &cfg, 1, refresh);
+        assert_eq!(rcode_of(&out[0]), Some(Rcode::RfsErr));
+        assert_eq!(s.active(&0x1C).unwrap().addrs[..], [1]);
     }
 
     #[test]
