@@ -937,7 +937,8 @@ fn send_line(
 
 /// The `expect` line for what `client` got in `out`: the response (after a WACK when
 /// `wack`), a WACK alone, or nothing.
-fn expect_line(out: &Out, client: u8, echo: (u8, bool), wait: &str) -> String {
+/// `holders`: how many addresses held the name, whom another server may challenge first.
+fn expect_line(out: &Out, client: u8, echo: (u8, bool), wait: &str, holders: usize) -> String {
     let wack = out
         .iter()
         .any(|s| s.to == client && matches!(s.packet, Packet::Wack { .. }));
@@ -948,8 +949,10 @@ fn expect_line(out: &Out, client: u8, echo: (u8, bool), wait: &str) -> String {
         Some(s) => {
             // A registration or refresh the model answers at once may be challenged first
             // by another server (Samba challenges a unique holder before refusing a group
-            // registration, and each of several registrants): its answer comes after its
-            // challenge (about 3 s a holder), so the script waits for it rather than racing it.
+            // registration, and each of several registrants): the script waits as long as
+            // the AD DC's WACK says such a challenge may take (5 + 4 s a holder), so the
+            // verdict does not race its answer (about 3 s: it comes in the wait; nmbd's,
+            // about 20 s: it does not).
             let challengeable = matches!(
                 s.packet,
                 Packet::Response {
@@ -957,10 +960,10 @@ fn expect_line(out: &Out, client: u8, echo: (u8, bool), wait: &str) -> String {
                     ..
                 }
             );
-            let wait = if !wack && wait.is_empty() && challengeable {
-                " timeout=15s"
+            let wait = if !wack && wait.is_empty() && challengeable && holders > 0 {
+                format!(" timeout={}s", 5 + 4 * holders)
             } else {
-                wait
+                wait.to_string()
             };
             format!(
                 "expect    to=client{client}{} {}{wait}",
@@ -1074,6 +1077,11 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                 send_line(op, name, group, c, d.step.addr, id.filter(|_| retransmit))
             );
         }
+        let holders = d
+            .before
+            .as_ref()
+            .filter(|r| r.state == RecState::Active && r.kind.is_unique())
+            .map_or(0, |r| r.addrs.len());
         if let Some(m) = d.step.mid {
             // The request's WACK first: the target has taken the request and started its
             // challenge before anything else arrives (else a target may take the next request
@@ -1086,14 +1094,18 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                 }
                 MidKind::Again => {
                     let _ = writeln!(t, "{}", send_line(op, name, group, c, d.step.addr, None));
-                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, c, (c, group), ""));
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, c, (c, group), "", holders));
                 }
                 MidKind::Answer => {
                     let _ = writeln!(
                         t,
                         "send      op=query name={name} response section=answer no-question from=client{mc}"
                     );
-                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, (mc, false), ""));
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        expect_line(&d.mid_out, mc, (mc, false), "", holders)
+                    );
                 }
                 kind => {
                     let (op, group, addr) = match kind {
@@ -1105,7 +1117,7 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                     };
                     let _ = writeln!(t, "{}", send_line(op, name, group, mc, addr, None));
                     let echo = (addr.unwrap_or(mc), group);
-                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, echo, ""));
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, echo, "", holders));
                 }
             }
         }
@@ -1142,7 +1154,7 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             (false, true) => " timeout=15s",
             (false, false) => "",
         };
-        let mut line = expect_line(&d.out, c, echo, wait);
+        let mut line = expect_line(&d.out, c, echo, wait, holders);
         if d.step.mid.is_some() {
             // Its WACK was taken before the request during the challenge.
             line = line.replace(" wack=1..", "");
