@@ -113,6 +113,7 @@ UNREACHABLE = {
     ("register", "r.multihomed", "*"): STATIC,
     ("register", "cfg.bugs.has(Bug::Q164016)", "*"): STATIC + "; and the reference runs without KB bugs",
     ("refresh", "!rec.is_static", "false"): STATIC,
+    ("refresh", "rec.owner != self.me", "true"): REPL + " (a replica refreshed by its holder is taken over)",
     ("release", "cfg.unknown_release_ok", "false"): "configuration: the reference answers OK to a release of a name it does not hold (Windows, the AD DC); NAM_ERR is nmbd's setting",
     ("challenge_answer", "p.replica.is_some()", "true"): REPL,
     ("challenge_answer", "p.waiting.first() != Some(&from)", "*"): REPL,
