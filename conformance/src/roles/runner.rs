@@ -64,6 +64,10 @@ fn claim<'a>(i: &'a Incoming, sent: &Sent, client: usize, any_id: bool) -> Claim
         return Claim::Stray;
     }
     match Repr::parse_bytes(&i.bytes) {
+        // A request of the target's (a challenge query to the requester's own address) is
+        // never the answer, whatever its transaction id: nmbd's challenge query once carried
+        // the id of the registration it challenged, and passed for its answer.
+        Ok(r) if !r.flags.response => Claim::Stray,
         Ok(r) if any_id || r.id == sent.id => Claim::Reply(Box::new(r)),
         Ok(_) => Claim::Stray,
         Err(e) if any_id || i.bytes.get(..2) == Some(&sent.id.to_be_bytes()[..]) => {
