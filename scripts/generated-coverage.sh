@@ -115,6 +115,7 @@ UNREACHABLE = {
     ("refresh", "!rec.is_static", "false"): STATIC,
     ("refresh", "rec.owner != self.me", "true"): REPL + " (a replica refreshed by its holder is taken over)",
     ("release", "cfg.unknown_release_ok", "false"): "configuration: the reference answers OK to a release of a name it does not hold (Windows, the AD DC); NAM_ERR is nmbd's setting",
+    ("challenge_answer", "!cfg.match_challenge_ids", "true"): "configuration: answers are matched to the challenge's transaction id; off only when `validate` replays another server's capture",
     ("challenge_answer", "p.replica.is_some()", "true"): REPL,
     ("challenge_answer", "p.waiting.first() != Some(&from)", "*"): REPL,
     ("challenge_answer", "claims", "*"): REPL,

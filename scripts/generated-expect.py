@@ -47,6 +47,25 @@ CAUSES = [
      "it (or, listing the requester, is merged with it); the model decides against the "
      "database when the answers are in: a released name is free (RFC 1002 5.1.4: a "
      "registration of a released name is granted) and the requester gets it alone."),
+    (("nmbd", "addc"), r"client\d registers unique again, .*expected ACT_ERR, got OK", "expected ACT_ERR, got OK",
+     "a challenged holder registers the name again during the challenge, then denies or stays silent: Samba grants the requester",
+     "Samba decides by the challenge answer alone and takes the holder's registration as a "
+     "refresh; the model takes a challenged holder's registration during the challenge as "
+     "its claim (it holds the name now; a later or late NAM_ERR no longer counts) and "
+     "refuses the requester with ACT_ERR (RFC 1002 5.1.4: the holder still claims the "
+     "name). RFC 1002 does not order the two; the model's choice keeps a holder that just "
+     "re-registered."),
+    (("nmbd",), r"client\d registers unique again, .*expected ACT_ERR, got RFS_ERR", "expected ACT_ERR, got RFS_ERR",
+     "a challenged holder registers a multihomed-requested name again during the challenge, then denies: nmbd refuses with RFS_ERR",
+     "nmbd decides a multihomed registration without regard to the holder (see the multihomed "
+     "cause) and answers RFS_ERR; the model takes the holder's registration during the "
+     "challenge as its claim and refuses with ACT_ERR (RFC 1002 5.1.4: ACT_ERR while the "
+     "holder claims the name)."),
+    (("nmbd",), r"client\d registers unique again, client\d stays silent.*no reply within", "no reply within",
+     "a challenged holder registers the name again during the challenge, then stays silent: nmbd answers after its own challenge",
+     "nmbd takes the holder's registration as a refresh and decides by its challenge, which "
+     "a silent holder makes last about 21 s, past the script's 15 s; the model takes the "
+     "registration as the holder's claim and refuses the requester at once with ACT_ERR."),
     (("nmbd",), r"sends its request again.*expect-none to=client\d within=1s \|\| a packet arrived where none", "a packet arrived where none was expected",
      "a retransmitted registration during its challenge gets a second WACK",
      "nmbd answers a retransmission (same source, same transaction id) during the challenge "
