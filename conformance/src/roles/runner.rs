@@ -235,7 +235,10 @@ fn run_inner(
                                         .map(|q| q.name)
                                         .or(r.answer.map(|a| a.name))
                                         .is_some_and(|q| name_matches(n, &q)),
-                                    None => Some(r.id) == id,
+                                    // An answer to the last request: a request of the
+                                    // target's with the same id (another script's challenge
+                                    // query on the shared socket) is a coincidence.
+                                    None => r.flags.response && Some(r.id) == id,
                                 }
                         })
                 });
