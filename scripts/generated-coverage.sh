@@ -97,7 +97,7 @@ for b in f["branches"]:
     counts[tuple(b[:4])][0] += b[4]
     counts[tuple(b[:4])][1] += b[5]
 
-REQUEST = {"handle", "register", "challenge_answer", "decide", "challenge_timeout",
+REQUEST = {"handle", "register", "challenge_answer", "decide", "challenge_timeout", "domain_controllers",
            "refresh", "release", "on_timer"}
 # Branch outcomes no NBNS packet can reach: (function, condition text, outcome) -> why.
 REPL = "replication only: a replica's record or challenge (MS-WINSRA pull), not an NBNS packet"
