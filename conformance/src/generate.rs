@@ -109,8 +109,6 @@ enum MidKind {
     Release,
     /// A holder registers the name again (unique, its own address).
     HolderRegister,
-    /// A holder registers the name as a group.
-    HolderGroup,
     /// A holder registers the name again, multihomed.
     HolderMultihomed,
     /// A client nobody challenged answers as if challenged (positive, its address).
@@ -264,7 +262,6 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
             MidKind::Register | MidKind::HolderRegister => {
                 (MID_XID, request(name, m.client, Act::RegUnique))
             }
-            MidKind::HolderGroup => (MID_XID, request(name, m.client, Act::RegGroup)),
             MidKind::HolderMultihomed => (MID_XID, request(name, m.client, Act::RegMultihomed)),
             MidKind::Release => (MID_XID, request(name, m.client, Act::Release)),
             // With the challenge's id, as if it had been asked.
@@ -556,10 +553,12 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                                 }
                             }
                             for &h in holders.iter().filter(|h| **h <= 3) {
+                                // Not a holder's group registration: Samba challenges
+                                // that holder a second time, and which of the two
+                                // challenges the script's one answer reaches decides.
                                 for kind in [
                                     MidKind::Release,
                                     MidKind::HolderRegister,
-                                    MidKind::HolderGroup,
                                     MidKind::HolderMultihomed,
                                 ] {
                                     mids.push(Some(Mid { client: h, kind }));
@@ -689,7 +688,6 @@ fn mid_text(m: MidKind) -> &'static str {
         MidKind::Register => "registers unique",
         MidKind::Release => "releases",
         MidKind::HolderRegister => "registers unique again",
-        MidKind::HolderGroup => "registers it as a group",
         MidKind::HolderMultihomed => "registers multihomed again",
         MidKind::Answer => "answers unasked",
     }
@@ -1133,7 +1131,6 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                             ("register", false, Some(d.step.addr.unwrap_or(c)))
                         }
                         MidKind::Release => ("release", release_group, None),
-                        MidKind::HolderGroup => ("register", true, None),
                         MidKind::HolderMultihomed => ("multihomed", false, None),
                         _ => ("register", false, None),
                     };
