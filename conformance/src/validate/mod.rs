@@ -226,9 +226,9 @@ pub fn run(opts: &Options) -> i32 {
             );
         }
         for d in &report.divergences {
-            let known = known_rules.iter().find(|k| {
-                k.script == d.rule && (k.observed.is_empty() || d.to_string().contains(&k.observed))
-            });
+            let known = known_rules
+                .iter()
+                .find(|k| k.script == d.rule && k.seen_in(&d.to_string()));
             if opts.json {
                 let mut v = serde_json::json!({
                     "capture": input,

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! A script name starts at column 0; its indented `observed:` line is a
-//! piece of the failure message that must appear in it, and `reason:`
+//! piece of the failure message that must appear in it (several `observed:`
+//! lines are alternatives, for a target whose failure varies), and `reason:`
 //! (continued on further indented lines) says who is right. A listed script
 //! that passes, or fails differently, fails the run: the list stays true.
 //!
@@ -36,6 +37,14 @@ pub struct Deviation {
     pub observed: String,
     pub reason: String,
     pub line: usize,
+}
+
+impl Deviation {
+    /// Whether `text` shows this deviation: it contains one of the `observed:`
+    /// alternatives (or there is none, for a rule entry without one).
+    pub fn seen_in(&self, text: &str) -> bool {
+        self.observed.is_empty() || self.observed.split('\n').any(|alt| text.contains(alt))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -115,7 +124,11 @@ impl Expectations {
             };
             let line = raw.trim();
             if let Some(v) = line.strip_prefix("observed:") {
-                d.observed = v.trim().to_string();
+                // Alternatives are kept one a line (see `Deviation::seen_in`).
+                if !d.observed.is_empty() {
+                    d.observed.push('\n');
+                }
+                d.observed.push_str(v.trim());
                 in_reason = false;
             } else if let Some(v) = line.strip_prefix("reason:") {
                 d.reason = v.trim().to_string();
@@ -145,9 +158,7 @@ impl Expectations {
 
     /// The listed rule entry that covers `v`, if any.
     fn rule_for(&self, v: &Violation) -> Option<&Deviation> {
-        self.rules
-            .get(v.rule)
-            .filter(|d| d.observed.is_empty() || v.to_string().contains(&d.observed))
+        self.rules.get(v.rule).filter(|d| d.seen_in(&v.to_string()))
     }
 
     /// Listed rules that no outcome's violations showed.
@@ -155,10 +166,10 @@ impl Expectations {
         self.rules
             .values()
             .filter(|d| {
-                !outcomes.iter().flat_map(|o| &o.violations).any(|v| {
-                    v.rule == d.script
-                        && (d.observed.is_empty() || v.to_string().contains(&d.observed))
-                })
+                !outcomes
+                    .iter()
+                    .flat_map(|o| &o.violations)
+                    .any(|v| v.rule == d.script && d.seen_in(&v.to_string()))
             })
             .collect()
     }
@@ -192,7 +203,7 @@ impl Expectations {
             Verdict::Pass => Judged::NowPasses,
             Verdict::Violation(v) => {
                 let text = format!("violates {v} | {}", v.packet);
-                if text.contains(&d.observed) {
+                if d.seen_in(&text) {
                     Judged::AsListed {
                         reason: d.reason.clone(),
                     }
@@ -204,7 +215,7 @@ impl Expectations {
             }
             Verdict::Fail(f) => {
                 let text = format!("{} | {}", f.mismatch, f.got);
-                if text.contains(&d.observed) {
+                if d.seen_in(&text) {
                     Judged::AsListed {
                         reason: d.reason.clone(),
                     }
@@ -215,7 +226,7 @@ impl Expectations {
                 }
             }
             Verdict::Error(e) | Verdict::Skipped(e) => {
-                if e.contains(&d.observed) {
+                if d.seen_in(e) {
                     Judged::AsListed {
                         reason: d.reason.clone(),
                     }
@@ -278,6 +289,25 @@ mod tests {
         outs[0].verdict = fail("rcode: expected OK, got ACT_ERR");
         e.judge(&mut outs);
         assert!(matches!(outs[0].known, Some(Judged::Changed { .. })));
+    }
+
+    /// Several `observed:` lines: any one of them matches, nothing else does.
+    #[test]
+    fn observed_alternatives() {
+        let e = Expectations::parse(
+            Path::new("x.expect"),
+            "a/one\n    observed: no reply within\n    observed: got NAM_ERR\n    reason: r\n",
+        )
+        .unwrap();
+        for (m, listed) in [
+            ("line 9: no reply within 3s", true),
+            ("rcode: expected OK, got NAM_ERR", true),
+            ("rcode: expected OK, got ACT_ERR", false),
+        ] {
+            let mut o = outcome("a/one", fail(m));
+            e.judge_one(&mut o);
+            assert_eq!(!o.counts_as_failure(), listed, "{m}");
+        }
     }
 
     #[test]
