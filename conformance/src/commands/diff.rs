@@ -176,7 +176,8 @@ pub fn main(args: &DiffArgs) -> i32 {
             match_port: shared_ip,
         };
         let side_start = Instant::now();
-        let ex = diff::run_side(&side, &ready, args.jobs.max(1), &|_| {});
+        let disruptive: Vec<bool> = scripts.iter().map(|s| s.is_disruptive()).collect();
+        let ex = diff::run_side(&side, &ready, &disruptive, args.jobs.max(1), &|_| {});
         drop(embedded);
         let ex = match ex {
             Ok(ex) => ex,

@@ -462,17 +462,22 @@ struct Watch {
 }
 
 /// Runs the (lenient) scripts against one side: those without hand-made packets `jobs` at
-/// a time, then the others one at a time. One exchange a script, in script order; an error
-/// when not one datagram came from the target ([`UNREACHABLE_SCRIPTS`]).
+/// a time, then the others one at a time, and last, one at a time, those `disruptive` marks
+/// (scripts that can take a faulty target down, as the server role runs them). One exchange
+/// a script, in script order; an error when not one datagram came from the target
+/// ([`UNREACHABLE_SCRIPTS`]).
 pub fn run_side(
     side: &Side<'_>,
     scripts: &[Instantiated],
+    disruptive: &[bool],
     jobs: usize,
     on_done: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Exchange>, String> {
     let lenient: Vec<Instantiated> = scripts.iter().map(lenient).collect();
+    let (last, rest): (Vec<usize>, Vec<usize>) =
+        (0..scripts.len()).partition(|&i| disruptive.get(i).copied().unwrap_or(false));
     let (raw, plain): (Vec<usize>, Vec<usize>) =
-        (0..scripts.len()).partition(|&i| has_raw(&scripts[i]));
+        rest.into_iter().partition(|&i| has_raw(&scripts[i]));
     let seen = Mutex::new(HashSet::new());
     let mut out: Vec<Option<Exchange>> = vec![None; scripts.len()];
     let mut watch = Watch {
@@ -488,6 +493,7 @@ pub fn run_side(
     };
     batch(&plain, jobs, false, &mut out, &mut watch);
     batch(&raw, 1, true, &mut out, &mut watch);
+    batch(&last, 1, true, &mut out, &mut watch);
     if watch.given_up.load(Ordering::Relaxed) {
         return Err(format!(
             "not one datagram from {} in {} script(s), {:.1} s",
