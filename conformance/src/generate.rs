@@ -717,19 +717,6 @@ fn addrs_text(addrs: &[u8]) -> String {
         .join(",")
 }
 
-fn rcode_text(r: Rcode) -> &'static str {
-    match r {
-        Rcode::Ok => "OK",
-        Rcode::FmtErr => "FMT_ERR",
-        Rcode::SrvErr => "SRV_ERR",
-        Rcode::NamErr => "NAM_ERR",
-        Rcode::ImpErr => "IMP_ERR",
-        Rcode::RfsErr => "RFS_ERR",
-        Rcode::ActErr => "ACT_ERR",
-        Rcode::CftErr => "CFT_ERR",
-    }
-}
-
 /// The `op=` of an answer as the reference puts it on the wire: registrations, multihomed
 /// registrations and refreshes are all answered with opcode 5.
 fn op_text(op: Opcode) -> &'static str {
@@ -754,7 +741,7 @@ fn expect_fields(p: &Packet<u8, u8>, echo: Option<(u8, bool)>) -> String {
     else {
         unreachable!("a response")
     };
-    let mut t = format!("rcode={} op={}", rcode_text(*rcode), op_text(*op));
+    let mut t = format!("rcode={} op={}", rcode.name(), op_text(*op));
     let (group, addrs) = match echo {
         Some((a, g)) if *op == Opcode::Release && addrs.is_empty() => (g, AddrList::one(a)),
         _ => (*group, addrs.clone()),

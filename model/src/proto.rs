@@ -336,6 +336,22 @@ pub enum Rcode {
     CftErr = 7,
 }
 
+impl Rcode {
+    /// The code's RFC 1002 name (`NAM_ERR`), as traces and scripts write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::Ok => "OK",
+            Rcode::FmtErr => "FMT_ERR",
+            Rcode::SrvErr => "SRV_ERR",
+            Rcode::NamErr => "NAM_ERR",
+            Rcode::ImpErr => "IMP_ERR",
+            Rcode::RfsErr => "RFS_ERR",
+            Rcode::ActErr => "ACT_ERR",
+            Rcode::CftErr => "CFT_ERR",
+        }
+    }
+}
+
 /// One name-service message. Requests carry the question and the additional NB record of a real
 /// packet (group flag, node type, TTL, address); responses carry rcode, TTL and the NB address
 /// list. `broadcast` is the B bit of the header.

@@ -18,19 +18,6 @@ fn addrs(v: &[Ip]) -> String {
         .join(" ")
 }
 
-fn rcode(r: Rcode) -> &'static str {
-    match r {
-        Rcode::Ok => "OK",
-        Rcode::FmtErr => "FMT_ERR",
-        Rcode::SrvErr => "SRV_ERR",
-        Rcode::NamErr => "NAM_ERR",
-        Rcode::ImpErr => "IMP_ERR",
-        Rcode::RfsErr => "RFS_ERR",
-        Rcode::ActErr => "ACT_ERR",
-        Rcode::CftErr => "CFT_ERR",
-    }
-}
-
 /// A packet in words, with its transaction id when it has one (`[id 2]`; the model
 /// renumbers ids from 1 as old ones leave the system, see `World::canonical_xids`).
 pub fn packet(w: &World, m: &Msg) -> String {
@@ -98,7 +85,7 @@ fn packet_body(w: &World, m: &Msg) -> String {
                 format!(
                     "{sign} {what} response {} rcode {}",
                     w.name_label(*name),
-                    rcode(*rc)
+                    rc.name()
                 )
             }
         }
