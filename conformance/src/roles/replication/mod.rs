@@ -975,23 +975,7 @@ fn hostile_cases(ctx: &Ctx, selected: &dyn Fn(&str) -> bool) -> Vec<Outcome> {
                 c.start_association().map_err(|e| e.to_string())?;
                 let owner = Ipv4Addr::new(127, 66, 0, 1);
                 let v = ctx.version(owner);
-                let table = vec![OwnerRecord {
-                    address: owner,
-                    max_version: v,
-                    min_version: 1,
-                    owner_type: 1,
-                }];
-                c.send(&OwnedRepr {
-                    opcode: OPCODE_BITS,
-                    assoc_ctx: c.peer_ctx,
-                    message: OwnedMessage::Replication(OwnedReplication::UpdateNotification {
-                        kind: UpdateKind::Update,
-                        owners: table,
-                        initiator: ctx.owner_b,
-                    }),
-                    padding: 0,
-                })
-                .map_err(|e| e.to_string())?;
+                send_update(&mut c, owner, v, ctx.owner_b)?;
                 let r = c
                     .recv("a send-entries request")
                     .map_err(|e| e.to_string())?;
@@ -1317,4 +1301,30 @@ fn version_cases(
         }
     });
     out
+}
+
+/// Sends an update notification (MS-WINSRA 2.2.8, RplOpCode 4) on `c`: `owner`'s records
+/// from version 1 to `max_version` are to be had, announced by `initiator`.
+fn send_update(
+    c: &mut Conn,
+    owner: Ipv4Addr,
+    max_version: u64,
+    initiator: Ipv4Addr,
+) -> Result<(), String> {
+    c.send(&OwnedRepr {
+        opcode: OPCODE_BITS,
+        assoc_ctx: c.peer_ctx,
+        message: OwnedMessage::Replication(OwnedReplication::UpdateNotification {
+            kind: UpdateKind::Update,
+            owners: vec![OwnerRecord {
+                address: owner,
+                max_version,
+                min_version: 1,
+                owner_type: 1,
+            }],
+            initiator,
+        }),
+        padding: 0,
+    })
+    .map_err(|e| e.to_string())
 }

@@ -10,7 +10,7 @@
 //! the run's token), so the cases do not depend on the matrix or each other.
 
 use super::matrix::{self, Rec, Who};
-use super::{fail, healthy, outcome, replication_frame, Ctx, T};
+use super::{fail, healthy, outcome, replication_frame, send_update, Ctx, T};
 use crate::verdict::{Outcome, Verdict};
 use nbns_model::server::{Kind, RecState};
 use nbns_reference::replication::conn::{Conn, PartnerError, RecordStore};
@@ -494,25 +494,9 @@ fn overlong_name(ctx: &Ctx) -> Result<Verdict, String> {
     body.extend_from_slice(&record_bytes(&recs[0]));
     body.extend_from_slice(&long);
     body.extend_from_slice(&record_bytes(&recs[2]));
-    let table = vec![OwnerRecord {
-        address: o,
-        max_version: 3,
-        min_version: 1,
-        owner_type: 1,
-    }];
     let mut c = connect(ctx, ctx.owner_a)?;
     c.start_association().map_err(|e| e.to_string())?;
-    c.send(&OwnedRepr {
-        opcode: OPCODE_BITS,
-        assoc_ctx: c.peer_ctx,
-        message: OwnedMessage::Replication(OwnedReplication::UpdateNotification {
-            kind: UpdateKind::Update,
-            owners: table,
-            initiator: ctx.owner_a,
-        }),
-        padding: 0,
-    })
-    .map_err(|e| e.to_string())?;
+    send_update(&mut c, o, 3, ctx.owner_a)?;
     let r = c
         .recv("a send-entries request after the update")
         .map_err(|e| e.to_string())?;
