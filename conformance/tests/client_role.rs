@@ -9,7 +9,9 @@
 use std::process::Command;
 
 mod common;
-use common::{bin, count_scripts, repo, repo_script, samba_skipped, summary_line};
+use common::{
+    bin, count_scripts, passed_and_known, repo, repo_script, samba_skipped, summary_line,
+};
 
 fn library() -> std::path::PathBuf {
     repo().join("conformance/scripts-client")
@@ -97,12 +99,7 @@ fn samba_nmbd_as_a_wins_client_matches_its_expectations() {
     let line = summary_line(&stdout);
     assert!(line.contains(" 0 failed"), "{stdout}");
     let n = count_scripts(&library());
-    let passed: usize = line.split(' ').next().unwrap().parse().unwrap();
-    let known: usize = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .map_or(0, |s| s.parse().unwrap());
+    let (passed, known) = passed_and_known(line);
     assert_eq!(passed + known, n, "{stdout}");
     eprintln!("nmbd as a WINS client: {line}");
 }

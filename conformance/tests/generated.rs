@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{bin, count_scripts, repo, samba_skipped, summary_line};
+use common::{bin, count_scripts, passed_and_known, repo, samba_skipped, summary_line};
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -130,12 +130,7 @@ fn samba(kind: &str) {
     assert!(line.contains(" 0 failed"), "{stdout}");
     // Every script ran: passes plus known deviations make the whole library.
     let n = count_scripts(&repo().join("conformance/scripts-generated"));
-    let passed: usize = line.split(' ').next().unwrap().parse().unwrap();
-    let known: usize = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .map_or(0, |s| s.parse().unwrap());
+    let (passed, known) = passed_and_known(line);
     assert_eq!(passed + known, n, "{stdout}");
     eprintln!(
         "samba {kind}, generated library: {line} in {:.0?}",

@@ -6,7 +6,9 @@
 use std::process::Command;
 
 mod common;
-use common::{bin, count_scripts, repo, repo_script, samba_skipped, summary_line};
+use common::{
+    bin, count_scripts, passed_and_known, repo, repo_script, samba_skipped, summary_line,
+};
 
 #[test]
 fn library_has_at_least_80_scripts_and_30_hostile() {
@@ -181,12 +183,7 @@ fn samba(kind: &str) {
     assert!(line.contains(" 0 failed"), "{stdout}");
     // Every script ran: passes plus known deviations make the whole library.
     let n = count_scripts(&repo().join("conformance/scripts"));
-    let passed: usize = line.split(' ').next().unwrap().parse().unwrap();
-    let known: usize = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .map_or(0, |s| s.parse().unwrap());
+    let (passed, known) = passed_and_known(line);
     assert_eq!(passed + known, n, "{stdout}");
     eprintln!("samba {kind}: {line}");
 }

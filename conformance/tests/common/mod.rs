@@ -39,6 +39,18 @@ pub fn summary_line(stdout: &str) -> &str {
         .unwrap_or("")
 }
 
+/// The passed and known-deviation counts of a summary line (`N passed, ... (K known
+/// deviations)`): together they are every script that ran without failing.
+pub fn passed_and_known(line: &str) -> (usize, usize) {
+    let passed = line.split(' ').next().unwrap().parse().unwrap();
+    let known = line
+        .split('(')
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .map_or(0, |s| s.parse().unwrap());
+    (passed, known)
+}
+
 /// True (after a loud warning) when NBNS_VERIFY_SKIP_SAMBA asks to skip the
 /// Samba run `what`.
 pub fn samba_skipped(what: &str) -> bool {
