@@ -258,8 +258,8 @@ pub fn refused_type(suffix: u8, group: bool) -> bool {
     }
 }
 
-/// The model's names are small integers; `0x1C` plays a `<1C>` special group and `0x1D` a
-/// `<1D>` local master browser name.
+/// The model's names are small integers; `0x1C` plays a `<1C>` special group, `0x1B` its
+/// `<1B>` and `0x1D` a `<1D>` local master browser name.
 impl NameKey for u8 {
     fn is_special_group(&self) -> bool {
         *self == 0x1C
@@ -271,6 +271,11 @@ impl NameKey for u8 {
 
     fn is_refused_type(&self, group: bool) -> bool {
         refused_type(*self, group)
+    }
+
+    /// `0x1B` plays the `<1B>` of the `<1C>` name `0x1C`.
+    fn domain_master_of(&self) -> Option<Self> {
+        (*self == 0x1C).then_some(0x1B)
     }
 }
 

@@ -16,6 +16,27 @@ pub const EMBEDDED_NAME: &str = "NBNSVERIFY";
 /// that it never mistakes a client for itself.
 pub const EMBEDDED_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
+/// Smallest TTL the embedded target grants. Its scavenging runs on a test's time scale, so
+/// that a script can wait for it: a name registered with a TTL of a few seconds is released
+/// when it runs out, a released record becomes a tombstone [`TEST_EXTINCTION`] seconds later
+/// and is deleted as many seconds after that (`nbns-conform serve --min-ttl 1
+/// --extinction-interval 4 --extinction-timeout 4` starts the same; the defaults are Samba's
+/// days). Names registered with the usual long TTLs are not affected.
+pub const TEST_MIN_TTL: u32 = 1;
+/// The embedded target's extinction interval and extinction timeout, in seconds.
+pub const TEST_EXTINCTION: u32 = 4;
+
+/// The embedded target's settings: the reference's, with scavenging on a test's time scale
+/// ([`TEST_MIN_TTL`]); challenges go to `challenge_port` of the holders' addresses.
+pub fn test_config(challenge_port: u16) -> PacketConfig {
+    let mut cfg = PacketConfig::new(EMBEDDED_NAME, EMBEDDED_ADDR);
+    cfg.challenge_port = challenge_port;
+    cfg.server.min_ttl = TEST_MIN_TTL;
+    cfg.server.tombstone_interval = TEST_EXTINCTION;
+    cfg.server.tombstone_timeout = TEST_EXTINCTION;
+    cfg
+}
+
 /// A reference target running on a thread of this process.
 pub struct EmbeddedServer {
     addr: SocketAddr,
@@ -27,14 +48,12 @@ pub struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
-    /// Starts on [`EMBEDDED_ADDR`] at a free port; challenges go to
+    /// Starts on [`EMBEDDED_ADDR`] at a free port with [`test_config`]; challenges go to
     /// `challenge_port` of the holders' addresses. In-memory database, no
     /// replication.
     pub fn start(challenge_port: u16) -> io::Result<EmbeddedServer> {
-        let mut cfg = PacketConfig::new(EMBEDDED_NAME, EMBEDDED_ADDR);
-        cfg.challenge_port = challenge_port;
         EmbeddedServer::start_with(
-            WinsServerConfig::new(cfg),
+            WinsServerConfig::new(test_config(challenge_port)),
             SocketAddrV4::new(EMBEDDED_ADDR, 0),
         )
     }

@@ -28,6 +28,10 @@ pub struct GenerateArgs {
     /// holder releasing, ...) only in sequences of at most this many steps.
     #[arg(long, value_name = "N", default_value_t = Options::default().mid_depth)]
     pub mid_depth: usize,
+    /// Longest sequence of the timer scripts (names registered with a short TTL that run
+    /// out while the script waits; every wait costs seconds of a run).
+    #[arg(long, value_name = "N", default_value_t = Options::default().timer_depth)]
+    pub timer_depth: usize,
 }
 
 /// Runs the command; returns the exit status.
@@ -37,6 +41,7 @@ pub fn main(args: &GenerateArgs) -> i32 {
         max_per_name: args.max,
         silent_depth: args.silent_depth,
         mid_depth: args.mid_depth,
+        timer_depth: args.timer_depth,
     };
     let (scripts, stats) = generate::generate(&opts);
     if let Err(e) = generate::write(&args.out, &scripts) {

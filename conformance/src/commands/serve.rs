@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// every partner notification); 0: only on notifications. Durations: 90, 90s, 15m, 2h, 6d.
     #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub pull_interval: Duration,
+    /// Smallest TTL granted (Samba's "min wins ttl": 6 hours). A few seconds lets scripts
+    /// wait for a name to run out (the embedded target of `run` grants down to 1 s).
+    #[arg(long, default_value = "60", value_name = "DURATION", value_parser = parse_duration)]
+    pub min_ttl: Duration,
     /// Renew interval: the largest TTL granted (Samba: 6 days).
     #[arg(long, default_value = "6d", value_name = "DURATION", value_parser = parse_duration)]
     pub renew_interval: Duration,
@@ -124,7 +128,7 @@ impl ServeArgs {
         // lowers the smallest TTL with it).
         let renew = secs(self.renew_interval).max(1);
         packet.server.max_ttl = renew;
-        packet.server.min_ttl = packet.server.min_ttl.min(renew);
+        packet.server.min_ttl = secs(self.min_ttl).clamp(1, renew);
         packet.server.tombstone_interval = secs(self.extinction_interval);
         packet.server.tombstone_timeout = secs(self.extinction_timeout);
         let mut cfg = WinsServerConfig::new(packet);

@@ -29,6 +29,8 @@
 //! deleted) are left out: the embedded target runs with the default intervals (days), so a
 //! script cannot wait for them.
 
+mod domain;
+
 use nbns_model::proto::{AddrList, NodeType, Opcode, Packet, Rcode};
 use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
 use std::collections::BTreeSet;
@@ -44,6 +46,12 @@ const ME: u8 = 100;
 const OBSERVER: u8 = 3;
 /// TTL the scripts request (the runner's default).
 const TTL: u32 = 300_000;
+/// TTL the requests of the timer seeds ask for: the name runs out within the script (the
+/// embedded target grants down to 1 s, see `nbns_reference::embedded::TEST_MIN_TTL`).
+const SHORT_TTL: u32 = 2;
+/// Seconds an [`Act::Wait`] waits beyond the timer it waits for: the target's clock counts
+/// whole seconds, and the record must have changed by the time the script looks.
+const WAIT_SLACK: u64 = 2;
 
 /// Generation settings.
 #[derive(Debug, Clone)]
@@ -58,6 +66,8 @@ pub struct Options {
     /// Requests sent while a challenge runs (see [`Mid`]) only in sequences of at most this
     /// many steps; such a sequence is not extended.
     pub mid_depth: usize,
+    /// Longest sequence of the timer seeds (names that run out; each wait costs seconds).
+    pub timer_depth: usize,
 }
 
 impl Default for Options {
@@ -67,6 +77,7 @@ impl Default for Options {
             max_per_name: 0,
             silent_depth: 2,
             mid_depth: 2,
+            timer_depth: 3,
         }
     }
 }
@@ -82,7 +93,20 @@ enum Act {
     Release,
     /// A positive answer to a challenge query nobody sent (no challenge is running).
     StrayAnswer,
+    /// No request: time passes until the server's next timer has fired (scavenging), plus
+    /// [`WAIT_SLACK`]. Only in the timer seeds, whose requests ask for [`SHORT_TTL`].
+    Wait,
 }
+
+/// What the clients of a timer seed do: no challenges, no stray answers; time passes.
+const TIMER_ACTS: [Act; 6] = [
+    Act::RegUnique,
+    Act::RegGroup,
+    Act::RegMultihomed,
+    Act::RefreshUnique,
+    Act::Release,
+    Act::Wait,
+];
 
 const ACTS: [Act; 7] = [
     Act::RegUnique,
@@ -136,6 +160,8 @@ enum Answer {
 struct Step {
     client: u8,
     act: Act,
+    /// The TTL the request asks for.
+    ttl: u32,
     /// The request's NB address when it is not the sender's own.
     addr: Option<u8>,
     /// A request during the challenge.
@@ -157,6 +183,10 @@ struct Done {
     after: Option<RecView>,
     /// The query after the step.
     query: Send<u8, u8>,
+    /// Model time after the step; [`Act::Wait`] moves it on.
+    now: u64,
+    /// Seconds an [`Act::Wait`] waited.
+    waited: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,8 +205,8 @@ fn view(s: &S, name: u8) -> Option<RecView> {
 }
 
 fn cfg() -> ServerConfig {
-    // The reference target's settings (reference/src/packet_layer.rs).
-    nbns_reference::packet_layer::PacketConfig::new("GEN", std::net::Ipv4Addr::LOCALHOST).server
+    // The embedded reference target's settings (scavenging on a test's time scale).
+    nbns_reference::embedded::test_config(0).server
 }
 
 /// A positive answer to a challenge query for `name` listing `addrs`.
@@ -191,12 +221,12 @@ fn answer(name: u8, addrs: Vec<u8>) -> Packet<u8, u8> {
     }
 }
 
-fn request(name: u8, client: u8, act: Act) -> Packet<u8, u8> {
+fn request(name: u8, client: u8, act: Act, ttl: u32) -> Packet<u8, u8> {
     let reg = |group, multihomed| Packet::Register {
         name,
         group,
         node: NodeType::H,
-        ttl: TTL,
+        ttl,
         addr: client,
         multihomed,
         broadcast: false,
@@ -205,7 +235,7 @@ fn request(name: u8, client: u8, act: Act) -> Packet<u8, u8> {
         name,
         group,
         node: NodeType::H,
-        ttl: TTL,
+        ttl,
         addr: client,
     };
     match act {
@@ -222,6 +252,7 @@ fn request(name: u8, client: u8, act: Act) -> Packet<u8, u8> {
             broadcast: false,
         },
         Act::StrayAnswer => answer(name, vec![client]),
+        Act::Wait => unreachable!("a wait sends nothing"),
     }
 }
 
@@ -239,38 +270,47 @@ fn challenged(out: &Out) -> Vec<u8> {
         .collect()
 }
 
-/// Runs `step` on `s`; the holders' answers are fed in order, then the timeout if a challenge
-/// is still pending.
-fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
+/// Runs `step` on `s` at model time `now`; the holders' answers are fed in order, then the
+/// timeout if a challenge is still pending.
+fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step, now: u64) -> Done {
     let before = view(s, name);
     let mut out = Vec::new();
     let addr = step.addr.unwrap_or(step.client);
-    s.handle(
-        cfg,
-        0,
-        step.client,
-        XID,
-        request(name, addr, step.act),
-        &mut out,
-    );
+    let (now, waited) = if step.act == Act::Wait {
+        let due = s
+            .next_deadline()
+            .expect("a wait is offered only with a timer running");
+        let until = due + WAIT_SLACK;
+        s.on_timer(cfg, until, &mut out);
+        (until, until - now)
+    } else {
+        s.handle(
+            cfg,
+            now,
+            step.client,
+            XID,
+            request(name, addr, step.act, step.ttl),
+            &mut out,
+        );
+        (now, 0)
+    };
     let mut mid_out = Vec::new();
     if let Some(m) = step.mid {
+        let req = |a, act| request(name, a, act, step.ttl);
         let (xid, p) = match m.kind {
-            MidKind::Retransmit => (XID, request(name, addr, step.act)),
-            MidKind::Again => (MID_XID, request(name, addr, step.act)),
-            MidKind::ForRequester => (MID_XID, request(name, addr, Act::RegUnique)),
-            MidKind::Register | MidKind::HolderRegister => {
-                (MID_XID, request(name, m.client, Act::RegUnique))
-            }
-            MidKind::HolderMultihomed => (MID_XID, request(name, m.client, Act::RegMultihomed)),
-            MidKind::Release => (MID_XID, request(name, m.client, Act::Release)),
+            MidKind::Retransmit => (XID, req(addr, step.act)),
+            MidKind::Again => (MID_XID, req(addr, step.act)),
+            MidKind::ForRequester => (MID_XID, req(addr, Act::RegUnique)),
+            MidKind::Register | MidKind::HolderRegister => (MID_XID, req(m.client, Act::RegUnique)),
+            MidKind::HolderMultihomed => (MID_XID, req(m.client, Act::RegMultihomed)),
+            MidKind::Release => (MID_XID, req(m.client, Act::Release)),
             // With the challenge's id, as if it had been asked.
             MidKind::Answer => (
                 s.pending_for(&name).map_or(ANSWER_XID, |p| p.qxid),
                 answer(name, vec![m.client]),
             ),
         };
-        s.handle(cfg, 0, m.client, xid, p, &mut mid_out);
+        s.handle(cfg, now, m.client, xid, p, &mut mid_out);
     }
     for &(holder, answer) in &step.answers {
         let (rcode, addrs) = match answer {
@@ -293,18 +333,18 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
         };
         // The answer carries the challenge's id, as a holder's answer does.
         let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
-        s.handle(cfg, 0, holder, qxid, resp, &mut out);
+        s.handle(cfg, now, holder, qxid, resp, &mut out);
     }
     let timed_out = s.pending_for(&name).is_some();
     if timed_out {
-        s.challenge_timeout(cfg, 0, &name, &mut out);
+        s.challenge_timeout(cfg, now, &name, &mut out);
     }
     assert!(s.pending_for(&name).is_none(), "a challenge left pending");
     let after = view(s, name);
     let mut q = Vec::new();
     s.handle(
         cfg,
-        0,
+        now,
         OBSERVER,
         3,
         Packet::Query {
@@ -321,6 +361,8 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> Done {
         before,
         after,
         query: q.remove(0),
+        now,
+        waited,
     }
 }
 
@@ -346,6 +388,10 @@ fn answer_sets(act: Act, holders: &[u8], silent: bool) -> Vec<Vec<(u8, Answer)>>
         sets = next;
     }
     sets
+}
+
+fn sig_of_last(path: &[Done]) -> String {
+    path.last().map(step_signature).unwrap_or_default()
 }
 
 /// The signature of one step, from outputs and state (see the module documentation).
@@ -462,6 +508,13 @@ struct Seed<'a> {
     depth: usize,
     acts: &'a [Act],
     server: S,
+    /// The TTL its requests ask for.
+    ttl: u32,
+    /// Most clients in a sequence.
+    clients: u8,
+    /// A timer seed: time may pass ([`Act::Wait`]), requests that challenge a holder are
+    /// left out (the challenge scripts cover them; here they would only add waiting).
+    timers: bool,
 }
 
 /// Explores the model and returns the scripts (sorted by path) and the figures.
@@ -489,6 +542,9 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
             depth: opts.depth,
             acts: &ACTS,
             server: S::new(ME),
+            ttl: TTL,
+            clients: 3,
+            timers: false,
         },
         Seed {
             name: 0x1c,
@@ -497,6 +553,9 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
             depth: opts.depth,
             acts: &ACTS,
             server: S::new(ME),
+            ttl: TTL,
+            clients: 3,
+            timers: false,
         },
         Seed {
             name: 0x1d,
@@ -505,6 +564,9 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
             depth: opts.depth.min(1),
             acts: &ACTS,
             server: S::new(ME),
+            ttl: TTL,
+            clients: 3,
+            timers: false,
         },
         Seed {
             name: OWN,
@@ -513,17 +575,49 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
             depth: opts.depth.min(1),
             acts: &own_acts,
             server: own,
+            ttl: TTL,
+            clients: 3,
+            timers: false,
+        },
+        // Names that run out: registered with a short TTL, then time passes (released ->
+        // tombstone -> deleted at the target's test intervals).
+        Seed {
+            name: 0x00,
+            dir: "t00",
+            text: "{N}<00>",
+            depth: opts.timer_depth,
+            acts: &TIMER_ACTS,
+            server: S::new(ME),
+            ttl: SHORT_TTL,
+            clients: 2,
+            timers: true,
+        },
+        Seed {
+            name: 0x1c,
+            dir: "t1c",
+            text: "{N}<1c>",
+            depth: opts.timer_depth,
+            acts: &TIMER_ACTS,
+            server: S::new(ME),
+            ttl: SHORT_TTL,
+            clients: 2,
+            timers: true,
         },
     ];
     for seed in seeds {
         let name = seed.name;
         // Breadth-first: a level holds the kept sequences of one length.
         let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
+        let mut timer_steps: BTreeSet<String> = BTreeSet::new();
         let mut level: Vec<(Vec<Done>, S)> = vec![(Vec::new(), seed.server.clone())];
         let mut kept = 0usize;
-        'levels: for depth in 1..=seed.depth {
+        // A timer seed goes one step further, where only a wait after a wait (the
+        // tombstone's deletion) is new.
+        let deepest = seed.depth + usize::from(seed.timers);
+        'levels: for depth in 1..=deepest {
             let mut next = Vec::new();
             for (path, server) in &level {
+                let now = path.last().map_or(0, |d| d.now);
                 let used = path
                     .iter()
                     .flat_map(|d| {
@@ -532,13 +626,30 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                     .max()
                     .unwrap_or(0);
                 let silent = depth <= opts.silent_depth;
-                for client in 1..=(used + 1).min(3) {
+                for client in 1..=(used + 1).min(seed.clients) {
                     for &act in seed.acts {
+                        // Time passes for nobody in particular (once, as client 1), and only
+                        // while a timer runs.
+                        if act == Act::Wait && (client != 1 || server.next_deadline().is_none()) {
+                            continue;
+                        }
+                        let after_wait = path.last().is_some_and(|d| d.step.act == Act::Wait);
+                        if depth > seed.depth && (act != Act::Wait || !after_wait) {
+                            continue;
+                        }
                         // Probe the request alone to see whom it challenges.
-                        let mut probe = server.clone();
-                        let mut out = Vec::new();
-                        probe.handle(&cfg, 0, client, XID, request(name, client, act), &mut out);
-                        let holders = challenged(&out);
+                        let holders = if act == Act::Wait {
+                            Vec::new()
+                        } else {
+                            let mut probe = server.clone();
+                            let mut out = Vec::new();
+                            let req = request(name, client, act, seed.ttl);
+                            probe.handle(&cfg, now, client, XID, req, &mut out);
+                            challenged(&out)
+                        };
+                        if seed.timers && !holders.is_empty() {
+                            continue;
+                        }
                         let mut mids = vec![None];
                         if !holders.is_empty() && depth <= opts.mid_depth {
                             for kind in [MidKind::Retransmit, MidKind::Again] {
@@ -571,12 +682,13 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                                 let step = Step {
                                     client,
                                     act,
+                                    ttl: seed.ttl,
                                     addr: None,
                                     mid,
                                     answers,
                                 };
                                 let mut s = server.clone();
-                                let done = apply(&mut s, &cfg, name, &step);
+                                let done = apply(&mut s, &cfg, name, &step, now);
                                 let sig = step_signature(&done);
                                 steps_seen.insert(sig.clone());
                                 // An answer nobody asked for changes nothing: one script
@@ -594,6 +706,17 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                                 }
                                 let mut p = path.clone();
                                 p.push(done);
+                                // A timer seed writes a sequence only for a step behaviour
+                                // it has not shown yet (sequences of waits and requests are
+                                // many, the behaviours few), and one with a wait (without,
+                                // it repeats what the other seeds show); it extends all.
+                                if seed.timers
+                                    && (!p.iter().any(|d| d.step.act == Act::Wait)
+                                        || !timer_steps.insert(sig_of_last(&p)))
+                                {
+                                    next.push((p, s));
+                                    continue;
+                                }
                                 kept += 1;
                                 let id = p
                                     .iter()
@@ -647,11 +770,12 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
             let step = Step {
                 client: 1,
                 act: Act::RegGroup,
+                ttl: TTL,
                 addr: Some(FIRST_OTHER + u8::try_from(i).expect("a small limit")),
                 mid: None,
                 answers: Vec::new(),
             };
-            apply(&mut s, &cfg, 0x1c, &step)
+            apply(&mut s, &cfg, 0x1c, &step, 0)
         })
         .collect();
     scripts.push(Generated {
@@ -659,6 +783,9 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
         text: script_text(&full, "{N}<1c>", "1c-full", None),
     });
     stats.distinct += 1;
+    let domain = domain::scripts(&cfg);
+    stats.distinct += domain.len();
+    scripts.extend(domain);
     stats.step_signatures = steps_seen.len();
     scripts.sort_by(|a, b| a.path.cmp(&b.path));
     (scripts, stats)
@@ -677,6 +804,7 @@ fn act_text(a: Act) -> &'static str {
         Act::RefreshGroup => "refreshes group",
         Act::Release => "releases",
         Act::StrayAnswer => "answers a challenge nobody sent",
+        Act::Wait => "waits",
     }
 }
 
@@ -913,13 +1041,16 @@ fn send_line(
     op: &str,
     name: &str,
     group: bool,
-    client: u8,
+    (client, ttl): (u8, u32),
     addr: Option<u8>,
     id: Option<u16>,
 ) -> String {
     let mut t = format!("send      op={op} name={name}");
     if group {
         t.push_str(" group");
+    }
+    if ttl != TTL && op != "release" {
+        let _ = write!(t, " ttl={ttl}");
     }
     if client != 1 {
         let _ = write!(t, " from=client{client}");
@@ -978,6 +1109,9 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
     let story: Vec<String> = path
         .iter()
         .map(|d| {
+            if d.step.act == Act::Wait {
+                return format!("{} s pass", d.waited);
+            }
             let mut t = format!("client{} {}", d.step.client, act_text(d.step.act));
             if let Some(a) = d.step.addr {
                 let _ = write!(t, " for {}", addrs_text(&[a]));
@@ -1004,6 +1138,9 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
     }
     if path.iter().any(|d| d.timed_out) {
         tags.push("timeout");
+    }
+    if path.iter().any(|d| d.step.act == Act::Wait) {
+        tags.push("scavenging");
     }
     let mut t = String::new();
     // A long sequence (the special group filled up) is told by its ends.
@@ -1036,10 +1173,24 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
     if path.iter().any(|d| d.timed_out) {
         let _ = writeln!(t, "limit     time=90s");
     }
+    let waits: u64 = path.iter().map(|d| d.waited).sum();
+    if waits > 0 {
+        let _ = writeln!(
+            t,
+            "# Needs the embedded target's test intervals: TTLs of {SHORT_TTL} s granted, extinction interval and timeout {ext} s (nbns-conform serve --min-ttl 1 --extinction-interval {ext} --extinction-timeout {ext}).",
+            ext = nbns_reference::embedded::TEST_EXTINCTION,
+        );
+        let _ = writeln!(t, "limit     time={}s", waits + 30);
+    }
     if name.contains("{N}") {
         let _ = writeln!(t, "set N = {{run}}GEN");
     }
     for d in path {
+        if d.step.act == Act::Wait {
+            let _ = writeln!(t, "wait      for={}s", d.waited);
+            query_lines(&mut t, name, d);
+            continue;
+        }
         let c = d.step.client;
         let release_group = d
             .before
@@ -1053,6 +1204,7 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             Act::RefreshGroup => ("refresh", true),
             Act::Release => ("release", release_group),
             Act::StrayAnswer => ("query", false),
+            Act::Wait => unreachable!("written above"),
         };
         if d.step.act == Act::StrayAnswer {
             let _ = writeln!(
@@ -1072,7 +1224,14 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             let _ = writeln!(
                 t,
                 "{}",
-                send_line(op, name, group, c, d.step.addr, id.filter(|_| retransmit))
+                send_line(
+                    op,
+                    name,
+                    group,
+                    (c, d.step.ttl),
+                    d.step.addr,
+                    id.filter(|_| retransmit)
+                )
             );
         }
         let holders = d
@@ -1088,10 +1247,18 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             let mc = m.client;
             match m.kind {
                 MidKind::Retransmit => {
-                    let _ = writeln!(t, "{}", send_line(op, name, group, c, d.step.addr, id));
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        send_line(op, name, group, (c, d.step.ttl), d.step.addr, id)
+                    );
                 }
                 MidKind::Again => {
-                    let _ = writeln!(t, "{}", send_line(op, name, group, c, d.step.addr, None));
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        send_line(op, name, group, (c, d.step.ttl), d.step.addr, None)
+                    );
                     // Only what answers the second request (the first's answers are below).
                     let second: Out = d
                         .mid_out
@@ -1121,7 +1288,11 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                         MidKind::HolderMultihomed => ("multihomed", false, None),
                         _ => ("register", false, None),
                     };
-                    let _ = writeln!(t, "{}", send_line(op, name, group, mc, addr, None));
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        send_line(op, name, group, (mc, d.step.ttl), addr, None)
+                    );
                     let echo = (addr.unwrap_or(mc), group);
                     let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, echo, "", holders));
                 }
@@ -1184,14 +1355,19 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             // One WACK and one final answer for the two copies, nothing more.
             let _ = writeln!(t, "expect-none to=client{c} within=1s");
         }
-        let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
-        let _ = writeln!(
-            t,
-            "expect    to=client{OBSERVER} {}",
-            expect_fields(&d.query.packet, None)
-        );
+        query_lines(&mut t, name, d);
     }
     t
+}
+
+/// The observer's query after a step and the answer the model gave it.
+fn query_lines(t: &mut String, name: &str, d: &Done) {
+    let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
+    let _ = writeln!(
+        t,
+        "expect    to=client{OBSERVER} {}",
+        expect_fields(&d.query.packet, None)
+    );
 }
 
 /// Writes the scripts under `dir` (which is emptied of `.nbt` files first).
