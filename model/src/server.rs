@@ -8,7 +8,8 @@
 //!   answer are decided, records move along active -> released -> tombstone -> deleted.
 //! * [`Server::challenge_timeout`] and [`Server::scavenge`]: the same steps for one name,
 //!   regardless of the clock (the model fires them nondeterministically).
-//! * [`Server::add_static`] / [`Server::delete_static`]: the administrator's static mappings.
+//! * [`Server::add_static`]: the administrator's static mappings (the reference enters its own
+//!   names so; the model's scenarios a static mapping of Q164016).
 //! * [`Server::apply_replica`]: a partner's record, by the conflict rules of [`crate::conflict`]
 //!   (pulling from partners is the `replication` module, which builds on this one).
 //!
@@ -1142,22 +1143,6 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         rec.is_static = true;
         rec.expires = Time::MAX;
         self.put(rec);
-    }
-
-    /// Deletes a static mapping: it becomes a tombstone (so partners delete it too).
-    pub fn delete_static(&mut self, cfg: &ServerConfig, now: Time, name: &N) -> bool {
-        self.touch(name);
-        let me = self.me;
-        let Some(mut rec) = self.records.get_mut(name).filter(|r| r.is_static) else {
-            return false;
-        };
-        let v = bump(&mut self.next_version);
-        rec.is_static = false;
-        rec.state = RecState::Tombstone;
-        rec.take_ownership(me);
-        rec.version = v;
-        rec.expires = now + Time::from(cfg.tombstone_timeout);
-        true
     }
 }
 
