@@ -34,8 +34,8 @@ CAUSES = [
      "when it runs out (RFC 1002 5.1.4, RFC1002-5.1.4-TTL-EXPIRY)."),
     (("addc",), r"\d+ s pass.*\|\| rcode: expected NAM_ERR, got OK$", "expected NAM_ERR, got OK",
      "a name whose TTL ran out still resolves until the periodic scavenging",
-     "The AD DC grants the 2 s asked but goes on answering the record as active after it "
-     "has run out (the answers carry ttl=0): its records are released by the WINS "
+     "The AD DC grants the 2 s asked (its registration answer carries ttl=2) but goes on "
+     "answering the record as active after it has run out: its records are released by the WINS "
      "replication service's periodic scavenging of expired records (wreplsrv, minutes "
      "apart), not when their TTL ends; the model releases a name when its TTL runs out "
      "(RFC 1002 5.1.4: a name not refreshed in time is silently released)."),
