@@ -62,6 +62,10 @@ pub struct Pending<N, A> {
     /// A replication challenge ([`crate::conflict::Decision::Challenge`]): the replica
     /// waiting for the holder's answer. None for a registration challenge.
     pub replica: Option<Record<N, A>>,
+    /// Registrations of other addresses that arrived while the challenge ran: each got a
+    /// WACK and is refused with ACT_ERR once the challenge is decided (sender, transaction
+    /// id, multihomed).
+    pub queued: Vec<(A, u16, bool)>,
 }
 
 /// Server settings. Not part of the (hashed) state.
@@ -524,18 +528,33 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let active = active.is_some();
         if let Some(p) = self
             .pending
-            .iter()
+            .iter_mut()
             .find(|p| p.name == r.name)
             .filter(|_| !holder)
         {
             // A challenge for this name is running. The same request again (same sender and
             // transaction id: a retransmission) already has its WACK and is ignored; the
-            // requester asking anew waits again; anybody else is refused for now (the name's
-            // fate is being decided).
-            if p.from == r.from && p.xid == r.xid {
+            // requester asking anew waits again. Anybody else waits too (a WACK), and is
+            // refused with ACT_ERR once the challenge is decided: the holder kept the name,
+            // or the requester has it now. RFC 1002 5.1.4 does not say; both Samba servers
+            // challenge every registrant (the AD DC's wins_register_wack, then "record
+            // changed during WACK": ACT_ERR), so no registrant is refused before the name's
+            // fate is known. During a replica's challenge there is no registration to wait
+            // for: refused for now.
+            if p.from == r.from && p.xid == r.xid
+                || p.queued.iter().any(|q| (q.0, q.1) == (r.from, r.xid))
+            {
                 return;
             }
             let packet = if p.requester == r.addr {
+                Packet::Wack {
+                    name: r.name,
+                    ttl: cfg.wack_ttl,
+                    op,
+                }
+            } else if p.replica.is_none() {
+                p.queued.push((r.from, r.xid, r.multihomed));
+                p.queued.sort_unstable();
                 Packet::Wack {
                     name: r.name,
                     ttl: cfg.wack_ttl,
@@ -700,6 +719,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             challenged,
             listed: AddrList::new(),
             replica: None,
+            queued: Vec::new(),
         };
         let at = self
             .pending
@@ -758,6 +778,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             deadline: now + Time::from(cfg.challenge_wait),
             listed: AddrList::new(),
             replica: Some(replica),
+            queued: Vec::new(),
         };
         let at = self
             .pending
@@ -822,8 +843,30 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         }
     }
 
-    /// Decides a challenge once every holder answered or the wait ran out.
+    /// Decides a challenge once every holder answered or the wait ran out; the registrations
+    /// that waited for it are refused.
     fn decide(
+        &mut self,
+        cfg: &ServerConfig,
+        now: Time,
+        p: Pending<N, A>,
+        out: &mut Vec<Send<N, A>>,
+    ) {
+        let mut p = p;
+        let queued = std::mem::take(&mut p.queued);
+        let name = p.name.clone();
+        self.decide_challenge(cfg, now, p, out);
+        for (from, xid, multihomed) in queued {
+            let op = if multihomed {
+                Opcode::MultihomedRegistration
+            } else {
+                Opcode::Registration
+            };
+            out.push(neg_to(op, name.clone(), Rcode::ActErr, from, xid));
+        }
+    }
+
+    fn decide_challenge(
         &mut self,
         cfg: &ServerConfig,
         now: Time,
@@ -1542,9 +1585,18 @@ mod tests {
                 }
             ) && out[1].to == 1
         );
-        // A third host is refused while the challenge runs.
+        // A third host waits while the challenge runs (a WACK, no challenge of its own)...
         let out3 = step(&mut s, &cfg, 3, reg(5, 3, false));
-        assert_eq!(rcode_of(&out3[0]), Some(Rcode::RfsErr));
+        assert!(matches!(
+            out3[..],
+            [Send {
+                to: 3,
+                packet: Packet::Wack { .. },
+                ..
+            }]
+        ));
+        // ... and its retransmission gets nothing more.
+        assert!(step(&mut s, &cfg, 3, reg(5, 3, false)).is_empty());
         let answer = Packet::Response {
             op: Opcode::Query,
             name: 5,
@@ -1554,9 +1606,12 @@ mod tests {
             addrs: [1].into(),
         };
         let out = step(&mut s, &cfg, 1, answer);
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
         assert_eq!(out[0].to, 2);
         assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
+        // The third host is refused once the name's fate is known.
+        assert_eq!(out[1].to, 3);
+        assert_eq!(rcode_of(&out[1]), Some(Rcode::ActErr));
         assert_eq!(s.active(&5).unwrap().addrs[..], [1]);
         assert!(s.pending.is_empty());
     }

@@ -725,6 +725,13 @@ impl World {
                         }
                     }
                 }
+                for &(from, xid, _) in &p.queued {
+                    if let Some(c) = self.client_of(from) {
+                        if !note(c, xid) {
+                            return false;
+                        }
+                    }
+                }
             }
         }
         for m in &s.net {
@@ -782,6 +789,11 @@ impl World {
                         held.push((c as u8, p.xid));
                     }
                 }
+                for &(from, xid, _) in &p.queued {
+                    if let Some(c) = self.client_of(from) {
+                        held.push((c as u8, xid));
+                    }
+                }
             }
         }
         for m in &s.net {
@@ -837,6 +849,9 @@ impl World {
                 for i in 0..s.servers.len() {
                     let stale = |p: &crate::server::Pending<Name, Ip>| {
                         p.xid != 0 && nics.contains(&p.from) && map(p.xid) != p.xid
+                            || p.queued
+                                .iter()
+                                .any(|q| nics.contains(&q.0) && map(q.1) != q.1)
                     };
                     if s.servers[i].pending.iter().any(stale) {
                         s.servers[i].update(|sv| {
@@ -844,6 +859,10 @@ impl World {
                                 if p.xid != 0 && nics.contains(&p.from) {
                                     p.xid = map(p.xid);
                                 }
+                                for q in p.queued.iter_mut().filter(|q| nics.contains(&q.0)) {
+                                    q.1 = map(q.1);
+                                }
+                                p.queued.sort_unstable();
                             }
                         });
                     }
@@ -1336,6 +1355,10 @@ pub fn mirror(s: &State, a: Ip, b: Ip) -> State {
                 p.claims = list(&p.claims);
                 p.challenged = list(&p.challenged);
                 p.listed = list(&p.listed);
+                for q in p.queued.iter_mut() {
+                    q.0 = sw(q.0);
+                }
+                p.queued.sort_unstable();
                 if let Some(r) = p.replica.as_mut() {
                     let pairs: Vec<(Ip, Ip)> = r.addr_owners().map(|(a, o)| (sw(a), o)).collect();
                     r.set_addr_owners(pairs);

@@ -1298,6 +1298,14 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                 }
             }
         }
+        // The client whose registration waited for the step's challenge (a final answer
+        // with the decision).
+        let queued = d.step.mid.map(|m| m.client).filter(|&m| {
+            m != c
+                && d.out.iter().any(|s| {
+                    s.to == m && s.xid == MID_XID && matches!(s.packet, Packet::Response { .. })
+                })
+        });
         for (h, a) in &d.step.answers {
             let (reply, addr) = match a {
                 Answer::Claim => ("claim", String::new()),
@@ -1321,6 +1329,15 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                     String::new()
                 }
             );
+            // A registration that waited for this challenge: the model asks the holder once,
+            // a target that challenges every registrant (Samba) asks again, and a holder
+            // answers every query alike.
+            if let Some(m) = queued.filter(|_| *a != Answer::Silent) {
+                let _ = writeln!(
+                    t,
+                    "challenge to=client{h} name={name} reply={reply}{addr} timeout=2s after=client{m} optional"
+                );
+            }
         }
         let echo = (d.step.addr.unwrap_or(c), group);
         // With a request during the challenge the WACK was taken before, so the wait for
@@ -1350,6 +1367,24 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             let _ = writeln!(t, "{line} id=0x{id:04x}");
         } else {
             let _ = writeln!(t, "{line}");
+        }
+        if let Some(m) = d.step.mid.filter(|m| m.client != c) {
+            // The other client's request waited for the challenge (a WACK above): its final
+            // answer came with the decision.
+            let later: Out = d
+                .out
+                .iter()
+                .filter(|s| s.to == m.client && s.xid == MID_XID)
+                .cloned()
+                .collect();
+            if !later.is_empty() {
+                let group = m.kind == MidKind::Release && release_group;
+                let _ = writeln!(
+                    t,
+                    "{}",
+                    expect_line(&later, m.client, (m.client, group), " timeout=15s", holders)
+                );
+            }
         }
         if d.step.mid.is_some_and(|m| m.kind == MidKind::Retransmit) {
             // One WACK and one final answer for the two copies, nothing more.
