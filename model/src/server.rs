@@ -43,6 +43,9 @@ pub struct Pending<N, A> {
     pub qxid: u16,
     /// Opcode 0xF rather than 5.
     pub multihomed: bool,
+    /// A group registration over a unique name: granted (as a group) only if no holder
+    /// still claims the name.
+    pub group: bool,
     /// The registrant's node type.
     pub node: NodeType,
     /// The TTL to grant.
@@ -530,7 +533,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             .pending
             .iter_mut()
             .find(|p| p.name == r.name)
-            .filter(|_| !holder)
+            // A holder's unique registration was its claim (above); its group registration
+            // waits like anybody's.
+            .filter(|_| !holder || r.group)
         {
             // A challenge for this name is running. The same request again (same sender and
             // transaction id: a retransmission) already has its WACK and is ignored; the
@@ -617,6 +622,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         r.from,
                         r.xid,
                     ));
+                    return;
                 }
                 Kind::SpecialGroup => {
                     if !rec.addrs.contains(&r.addr) && rec.addrs.len() >= cfg.special_group_max {
@@ -643,17 +649,27 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                         r.from,
                         r.xid,
                     ));
+                    return;
                 }
-                _ => out.push(neg_to(op, r.name, Rcode::ActErr, r.from, r.xid)),
+                // A group over a unique name: its holders are challenged (below), every
+                // address, the requester's too, and the group is granted only if none still
+                // claims the name (RFC 1002 5.1.4; Samba's AD DC and nmbd both challenge
+                // first, where the model used to refuse at once).
+                // A static one (the server's own names among them) is not challenged: MigrateOn
+                // lets unique registrations challenge a static mapping, not groups (the AD DC
+                // refuses anything but a group over a static group with ACT_ERR).
+                Kind::Unique | Kind::Multihomed if rec.is_static => {
+                    out.push(neg_to(op, r.name, Rcode::ActErr, r.from, r.xid));
+                    return;
+                }
+                Kind::Unique | Kind::Multihomed => {}
             }
-            return;
-        }
-        if !rec.kind.is_unique() {
+        } else if !rec.kind.is_unique() {
             // A unique registration over an active group is refused.
             out.push(neg_to(op, r.name, Rcode::ActErr, r.from, r.xid));
             return;
         }
-        if rec.addrs.contains(&r.addr) {
+        if !r.group && rec.addrs.contains(&r.addr) {
             // Same address: a re-registration, i.e. a refresh. Taking over a replica makes the
             // record ours, with a new version.
             if !rec.is_static {
@@ -710,6 +726,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             xid: r.xid,
             qxid,
             multihomed: r.multihomed,
+            group: r.group,
             node: r.node,
             ttl: r.ttl,
             waiting,
@@ -769,6 +786,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             xid: 0,
             qxid,
             multihomed: replica.kind == Kind::Multihomed,
+            group: false,
             node: replica.node,
             ttl: 0,
             challenged: waiting.clone(),
@@ -894,7 +912,29 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             p.claims.retain(|a| rec.addrs.contains(a));
         }
         let still_active = self.active(&p.name).is_some();
-        if !still_active || p.claims.is_empty() || p.same_host {
+        if p.group && (!still_active || p.claims.is_empty()) {
+            // Nobody holds the unique name any more: the group is registered.
+            let kind = if p.name.is_special_group() {
+                Kind::SpecialGroup
+            } else {
+                Kind::Group
+            };
+            let addrs = AddrList::one(p.requester);
+            let mut rec = self.new_record(p.name.clone(), kind, p.node, addrs, p.ttl, now);
+            if kind == Kind::SpecialGroup {
+                rec.set_member_expiry(p.requester, rec.expires);
+            }
+            self.put(rec);
+            out.push(positive(
+                op,
+                p.name,
+                p.ttl,
+                true,
+                AddrList::one(p.requester),
+                p.from,
+                p.xid,
+            ));
+        } else if !p.group && (!still_active || p.claims.is_empty() || p.same_host) {
             // Nobody claims the name any more (or the claimant is the requester's own
             // multihomed host): the requester gets it, merged with the claimant's addresses.
             let mut addrs = if still_active {
@@ -992,13 +1032,11 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         // does not hold the unique name (Windows and Samba: WACK, challenge the holder), or a
         // group refresh of a special group from an address not in it (Samba's nbtd and nmbd
         // add the member: both handle a refresh as a registration), is a registration.
-        let registers = self.active(&name).is_none_or(|r| {
-            !r.addrs.contains(&addr)
-                && if group {
-                    r.kind == Kind::SpecialGroup
-                } else {
-                    r.kind.is_unique()
-                }
+        let registers = self.active(&name).is_none_or(|r| match (group, r.kind) {
+            (true, Kind::SpecialGroup) => !r.addrs.contains(&addr),
+            // A group refresh of a unique name: challenged like its registration (Samba).
+            (true, k) => k.is_unique(),
+            (false, k) => k.is_unique() && !r.addrs.contains(&addr),
         });
         if registers {
             let reg = Reg {
@@ -1699,6 +1737,47 @@ mod tests {
             (r.kind, r.addrs.clone()),
             (Kind::SpecialGroup, [1, 2].into())
         );
+    }
+
+    #[test]
+    fn a_group_over_a_unique_name_challenges_the_holder_first() {
+        let cfg = ServerConfig::default();
+        let answer = |rcode: Rcode| Packet::Response {
+            op: Opcode::Query,
+            name: 5,
+            rcode,
+            ttl: 300,
+            group: false,
+            addrs: if rcode == Rcode::Ok {
+                [1].into()
+            } else {
+                AddrList::new()
+            },
+        };
+        for (holder_says, granted) in [(Rcode::Ok, false), (Rcode::NamErr, true)] {
+            let mut s = S::new(ME);
+            step(&mut s, &cfg, 1, reg(5, 1, false));
+            let out = step(&mut s, &cfg, 2, greg(5, 2));
+            assert!(matches!(out[0].packet, Packet::Wack { .. }) && out[0].to == 2);
+            assert!(matches!(out[1].packet, Packet::Query { .. }) && out[1].to == 1);
+            let out = step(&mut s, &cfg, 1, answer(holder_says));
+            assert_eq!(out[0].to, 2);
+            if granted {
+                assert!(matches!(
+                    out[0].packet,
+                    Packet::Response {
+                        rcode: Rcode::Ok,
+                        group: true,
+                        ..
+                    }
+                ));
+                let r = s.active(&5).unwrap();
+                assert_eq!((r.kind, r.addrs.clone()), (Kind::Group, [2].into()));
+            } else {
+                assert_eq!(rcode_of(&out[0]), Some(Rcode::ActErr));
+                assert_eq!(s.active(&5).unwrap().kind, Kind::Unique);
+            }
+        }
     }
 
     /// MS-NBTE 3.2.5.1: a full special group drops its oldest member for a new one; a
