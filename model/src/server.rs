@@ -67,8 +67,8 @@ pub struct Pending<N, A> {
     pub replica: Option<Record<N, A>>,
     /// Registrations of other addresses that arrived while the challenge ran: each got a
     /// WACK and is refused with ACT_ERR once the challenge is decided (sender, transaction
-    /// id, multihomed).
-    pub queued: Vec<(A, u16, bool)>,
+    /// id, the opcode to answer with).
+    pub queued: Vec<(A, u16, Opcode)>,
 }
 
 /// Server settings. Not part of the (hashed) state.
@@ -558,7 +558,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                     op,
                 }
             } else if p.replica.is_none() {
-                p.queued.push((r.from, r.xid, r.multihomed));
+                p.queued.push((r.from, r.xid, op));
                 p.queued.sort_unstable();
                 Packet::Wack {
                     name: r.name,
@@ -874,12 +874,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         let queued = std::mem::take(&mut p.queued);
         let name = p.name.clone();
         self.decide_challenge(cfg, now, p, out);
-        for (from, xid, multihomed) in queued {
-            let op = if multihomed {
-                Opcode::MultihomedRegistration
-            } else {
-                Opcode::Registration
-            };
+        for (from, xid, op) in queued {
             out.push(neg_to(op, name.clone(), Rcode::ActErr, from, xid));
         }
     }
