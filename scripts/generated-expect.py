@@ -87,7 +87,7 @@ CAUSES = [
      "nmbd takes the holder's registration as a refresh and decides by its challenge, which "
      "a silent holder makes last about 21 s, past the script's 15 s; the model takes the "
      "registration as the holder's claim and refuses the requester at once with ACT_ERR."),
-    (("nmbd",), r"sends its request again.*expect-none to=client\d within=1s \|\| a packet arrived where none", "a packet arrived where none was expected",
+    (("nmbd",), r"(sends its request again|sends it again).*expect-none to=client\d within=1s \|\| a packet arrived where none", "a packet arrived where none was expected",
      "a retransmitted registration during its challenge gets a second WACK",
      "nmbd answers a retransmission (same source, same transaction id) during the challenge "
      "with a second WACK, as the hand-written registration/retransmit-during-challenge "

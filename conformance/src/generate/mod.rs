@@ -129,6 +129,9 @@ enum MidKind {
     ForRequester,
     /// Another client registers the name for itself (unique).
     Register,
+    /// Another client registers the name for itself and sends the request again (same
+    /// transaction id) while it waits.
+    RegisterTwice,
     /// A challenged holder releases the name.
     Release,
     /// A holder registers the name again (unique, its own address).
@@ -301,7 +304,9 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step, now: u64) -> Done
             MidKind::Retransmit => (XID, req(addr, step.act)),
             MidKind::Again => (MID_XID, req(addr, step.act)),
             MidKind::ForRequester => (MID_XID, req(addr, Act::RegUnique)),
-            MidKind::Register | MidKind::HolderRegister => (MID_XID, req(m.client, Act::RegUnique)),
+            MidKind::Register | MidKind::HolderRegister | MidKind::RegisterTwice => {
+                (MID_XID, req(m.client, Act::RegUnique))
+            }
             MidKind::HolderMultihomed => (MID_XID, req(m.client, Act::RegMultihomed)),
             MidKind::Release => (MID_XID, req(m.client, Act::Release)),
             // With the challenge's id, as if it had been asked.
@@ -310,6 +315,9 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step, now: u64) -> Done
                 answer(name, vec![m.client]),
             ),
         };
+        if m.kind == MidKind::RegisterTwice {
+            s.handle(cfg, now, m.client, xid, p.clone(), &mut mid_out);
+        }
         s.handle(cfg, now, m.client, xid, p, &mut mid_out);
     }
     for &(holder, answer) in &step.answers {
@@ -660,9 +668,12 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                             }
                             let other = (1..=3).find(|c| *c != client && !holders.contains(c));
                             if let Some(o) = other {
-                                for kind in
-                                    [MidKind::ForRequester, MidKind::Register, MidKind::Answer]
-                                {
+                                for kind in [
+                                    MidKind::ForRequester,
+                                    MidKind::Register,
+                                    MidKind::RegisterTwice,
+                                    MidKind::Answer,
+                                ] {
                                     mids.push(Some(Mid { client: o, kind }));
                                 }
                             }
@@ -727,7 +738,12 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                                     .iter()
                                     .any(|d| {
                                         d.step.mid.is_some_and(|m| {
-                                            matches!(m.kind, MidKind::Retransmit | MidKind::Again)
+                                            matches!(
+                                                m.kind,
+                                                MidKind::Retransmit
+                                                    | MidKind::Again
+                                                    | MidKind::RegisterTwice
+                                            )
                                         })
                                     })
                                     .then(|| {
@@ -819,6 +835,7 @@ fn mid_text(m: MidKind) -> &'static str {
         MidKind::Again => "asks again with a new transaction id",
         MidKind::ForRequester => "registers the requester's address",
         MidKind::Register => "registers unique",
+        MidKind::RegisterTwice => "registers unique and sends it again",
         MidKind::Release => "releases",
         MidKind::HolderRegister => "registers unique again",
         MidKind::HolderMultihomed => "registers multihomed again",
@@ -1001,6 +1018,7 @@ fn rules_of(d: &Done, rules: &mut BTreeSet<&'static str>) {
             MidKind::Retransmit => "RFC1002-5.1.4-RETRANSMIT-IN-WACK",
             MidKind::Again => "RFC1002-4.2.16-TRN-ID",
             MidKind::Answer => "RFC1002-5.1.4-REQUEST-ONLY",
+            MidKind::RegisterTwice => "RFC1002-5.1.4-RETRANSMIT-IN-WACK",
             _ => "RFC1002-5.1.4-REG-HELD-WACK",
         });
     }
@@ -1293,13 +1311,19 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                         MidKind::HolderMultihomed => ("multihomed", false, None),
                         _ => ("register", false, None),
                     };
-                    let _ = writeln!(
-                        t,
-                        "{}",
-                        send_line(op, name, group, (mc, d.step.ttl), addr, None)
-                    );
+                    // A request sent twice carries the script's fixed transaction id.
+                    let twice = kind == MidKind::RegisterTwice;
+                    let mid_id = id.filter(|_| twice);
+                    let send = send_line(op, name, group, (mc, d.step.ttl), addr, mid_id);
+                    let _ = writeln!(t, "{send}");
                     let echo = (addr.unwrap_or(mc), group);
                     let _ = writeln!(t, "{}", expect_line(&d.mid_out, mc, echo, "", holders));
+                    if twice {
+                        // The copy gets nothing: its WACK was sent, its answer comes with
+                        // the decision.
+                        let _ = writeln!(t, "{send}");
+                        let _ = writeln!(t, "expect-none to=client{mc} within=1s");
+                    }
                 }
             }
         }
