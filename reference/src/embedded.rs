@@ -58,6 +58,27 @@ impl EmbeddedServer {
         )
     }
 
+    /// [`EmbeddedServer::start`] with WINS replication on (a free TCP port of
+    /// [`EMBEDDED_ADDR`]) and `partners` (port 42 of each) as its only partners; it pulls
+    /// from them only when they push (no pull schedule).
+    pub fn start_replicating(
+        challenge_port: u16,
+        partners: &[Ipv4Addr],
+    ) -> io::Result<EmbeddedServer> {
+        let mut cfg = PacketConfig::new(EMBEDDED_NAME, EMBEDDED_ADDR);
+        cfg.challenge_port = challenge_port;
+        let mut wins = WinsServerConfig::new(cfg);
+        let mut service = crate::replication::ReplicationConfig::new(EMBEDDED_ADDR);
+        service.bind = SocketAddrV4::new(EMBEDDED_ADDR, 0);
+        service.partners = partners
+            .iter()
+            .map(|p| SocketAddrV4::new(*p, nbns_wire::wrepl::PORT))
+            .collect();
+        service.pull_interval = std::time::Duration::ZERO;
+        wins.replication = Some(service);
+        EmbeddedServer::start_with(wins, SocketAddrV4::new(EMBEDDED_ADDR, 0))
+    }
+
     /// Starts a reference WINS server configured by `cfg` on `bind` (port 0:
     /// any free one).
     pub fn start_with(cfg: WinsServerConfig, bind: SocketAddrV4) -> io::Result<EmbeddedServer> {

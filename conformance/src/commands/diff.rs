@@ -132,12 +132,14 @@ pub fn main(args: &DiffArgs) -> i32 {
             Spec::Addr(addr) => Target {
                 addr: *addr,
                 name: names[i].clone().unwrap_or_default(),
+                partners: None,
             },
             Spec::Reference => match EmbeddedServer::start(port) {
                 Ok(s) => {
                     let t = Target {
                         addr: s.addr(),
                         name: s.name().to_string(),
+                        partners: None,
                     };
                     embedded = Some(s);
                     t

@@ -679,6 +679,7 @@ pub fn run(opts: &RunArgs) -> i32 {
     let target = Target {
         addr: SocketAddr::new(IpAddr::V4(nics[0]), port),
         name: name.clone(),
+        partners: None,
     };
     let token = suite::run_token();
     let mut ready = Vec::new();

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod diff;
 pub mod options;
+pub mod partners;
 pub mod replication;
 pub mod runner;
 pub mod server;

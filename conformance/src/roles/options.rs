@@ -35,7 +35,9 @@ pub struct RunArgs {
     pub role: Role,
     /// --role replication: a partner address the runner connects from and
     /// listens on (TCP 42; repeatable; default 127.0.0.3 and 127.0.0.4, the
-    /// first is replica owner A, the second owner B).
+    /// first is replica owner A, the second owner B). --role server: the
+    /// addresses `replica` steps push from (partner1, partner2, ...; default
+    /// 127.0.0.7 and 127.0.0.8; the target must accept them as partners).
     #[arg(long = "partner-addr", value_name = "IP")]
     pub partners: Vec<Ipv4Addr>,
     /// --role replication: a shell command that restarts the target with

@@ -22,6 +22,9 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The target's own NetBIOS name, for scripts that query it (`{target_name}`).
     pub name: String,
+    /// The runner's WINS replication partners of the target (server role), for `replica`
+    /// steps (`{partner1}`...).
+    pub partners: Option<std::sync::Arc<crate::roles::partners::Partners>>,
 }
 
 /// The packet most recently sent, for matching replies and for retries.
@@ -150,6 +153,19 @@ fn run_inner(
     let anyone = role.is_some();
     let listener = net.listen(move |i| anyone || i.from.ip() == target_ip);
     let listener = &listener;
+    // `replica ... background` pushes still running: (line, push).
+    let mut pushes: Vec<(usize, std::thread::JoinHandle<Result<(), String>>)> = Vec::new();
+    let join = |pushes: &mut Vec<(usize, std::thread::JoinHandle<Result<(), String>>)>| {
+        for (line, p) in pushes.drain(..) {
+            let r = p
+                .join()
+                .unwrap_or_else(|_| Err("the push thread panicked".into()));
+            if let Err(e) = r {
+                return Err(replica_failure(line, e));
+            }
+        }
+        Ok(())
+    };
     for step in &script.steps {
         let fail = |mismatch: String, expected: String, got: String| {
             Verdict::Fail(Failure {
@@ -166,7 +182,27 @@ fn run_inner(
                 "time ran out".into(),
             );
         }
+        if matches!(step.kind, StepKind::Send(_) | StepKind::Replica(_)) {
+            // The records pushed before are stored before anything else is asked.
+            if let Err(v) = join(&mut pushes) {
+                return v;
+            }
+        }
         match &step.kind {
+            StepKind::Replica(r) => {
+                let Some(partners) = target.partners.clone() else {
+                    return Verdict::Error(format!(
+                        "line {}: `replica` needs the runner's replication partners (server role)",
+                        step.line
+                    ));
+                };
+                if r.background {
+                    let r = (**r).clone();
+                    pushes.push((step.line, std::thread::spawn(move || partners.push(&r))));
+                } else if let Err(e) = partners.push(r) {
+                    return replica_failure(step.line, e);
+                }
+            }
             StepKind::Send(s) => match send(net, target, s, role.as_deref()) {
                 Ok(mut sent) => {
                     // A retransmission (same socket, destination and id) is the same
@@ -284,7 +320,19 @@ fn run_inner(
             }
         }
     }
+    if let Err(v) = join(&mut pushes) {
+        return v;
+    }
     Verdict::Pass
+}
+
+fn replica_failure(line: usize, e: String) -> Verdict {
+    Verdict::Fail(Failure {
+        line,
+        mismatch: format!("replica push: {e}"),
+        expected: "the target pulls the pushed record".into(),
+        got: e,
+    })
 }
 
 fn send(

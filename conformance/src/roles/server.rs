@@ -3,6 +3,7 @@
 
 use crate::net::Net;
 use crate::roles::options::{RunArgs, DEFAULT_CLIENTS};
+use crate::roles::partners::{Partners, DEFAULT_PARTNERS};
 use crate::roles::runner::Target;
 use crate::roles::suite;
 use crate::script::library;
@@ -10,7 +11,8 @@ use crate::verdict::expectations::Expectations;
 use crate::verdict::report;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The script library shipped with the crate.
@@ -50,6 +52,12 @@ pub fn run(opts: &RunArgs) -> i32 {
         opts.clients.clone()
     };
 
+    // The runner's replication partners (`replica` steps push records from them).
+    let partners = if opts.partners.is_empty() {
+        DEFAULT_PARTNERS.to_vec()
+    } else {
+        opts.partners.clone()
+    };
     // The embedded reference target, unless the user named one.
     let mut embedded = None;
     let net;
@@ -72,9 +80,17 @@ pub fn run(opts: &RunArgs) -> i32 {
                     return 2;
                 }
             };
+            let wrepl = match addr.ip() {
+                IpAddr::V4(ip) => SocketAddrV4::new(ip, nbns_wire::wrepl::PORT),
+                IpAddr::V6(_) => {
+                    eprintln!("error: --target must be IPv4");
+                    return 2;
+                }
+            };
             Target {
                 addr,
                 name: opts.target_name.clone().unwrap_or_default(),
+                partners: Some(Arc::new(Partners::new(partners.clone(), wrepl))),
             }
         }
         None => {
@@ -86,16 +102,22 @@ pub fn run(opts: &RunArgs) -> i32 {
                 }
             };
             let port = net.local_addr(0).map(|a| a.port()).unwrap_or(0);
-            let server = match nbns_reference::embedded::EmbeddedServer::start(port) {
+            let server = match nbns_reference::embedded::EmbeddedServer::start_replicating(
+                port, &partners,
+            ) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: cannot start the embedded reference target: {e}");
                     return 2;
                 }
             };
+            let partners = server
+                .wrepl_addr()
+                .map(|w| Arc::new(Partners::new(partners.clone(), w)));
             let t = Target {
                 addr: server.addr(),
                 name: server.name().to_string(),
+                partners,
             };
             embedded = Some(server);
             t

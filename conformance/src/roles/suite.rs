@@ -79,6 +79,9 @@ pub fn variables(
     for (i, c) in clients.iter().enumerate() {
         vars.insert(format!("client{}", i + 1), c.to_string());
     }
+    for (i, p) in target.partners.iter().flat_map(|p| &p.addrs).enumerate() {
+        vars.insert(format!("partner{}", i + 1), p.to_string());
+    }
     vars
 }
 

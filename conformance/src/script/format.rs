@@ -104,6 +104,19 @@ pub const AWAIT_FIELDS: &[&str] = &[
     "count", "interval", "timeout", "optional",
 ];
 
+/// Fields of `replica` (server role: a record the runner pushes as a replication partner).
+pub const REPLICA_FIELDS: &[&str] = &[
+    "name",
+    "owner",
+    "from",
+    "kind",
+    "state",
+    "addrs",
+    "owners",
+    "static",
+    "background",
+];
+
 /// A parsed script: directives with their raw (unsubstituted) fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
@@ -159,10 +172,13 @@ pub enum Directive {
     AwaitNone,
     /// Client role: answer the request last awaited.
     Answer,
+    /// Server role: `replica name=NAME owner=partnerN kind=... state=... addrs=...`: the
+    /// runner, as the target's WINS replication partner, pushes this record (MS-WINSRA).
+    Replica,
 }
 
 impl Directive {
-    pub const ALL: [(&'static str, Directive); 14] = [
+    pub const ALL: [(&'static str, Directive); 15] = [
         ("title", Directive::Title),
         ("tags", Directive::Tags),
         ("refs", Directive::Refs),
@@ -177,6 +193,7 @@ impl Directive {
         ("await", Directive::Await),
         ("await-none", Directive::AwaitNone),
         ("answer", Directive::Answer),
+        ("replica", Directive::Replica),
     ];
 
     pub fn keyword(self) -> &'static str {
@@ -202,6 +219,7 @@ impl Directive {
             Directive::Await => AWAIT_FIELDS,
             Directive::AwaitNone => &["at", "from", "op", "name", "within", "since"],
             Directive::Answer => &["rcode", "ttl", "addrs", "op", "from", "wack", "group"],
+            Directive::Replica => REPLICA_FIELDS,
         }
     }
 }

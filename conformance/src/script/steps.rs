@@ -265,6 +265,29 @@ pub struct Answer {
     pub group: Option<bool>,
 }
 
+/// Server role: a record the runner pushes to the target as one of its WINS replication
+/// partners (MS-WINSRA 3.1.4: an update notification, then the target pulls the record over
+/// the same association). The version is the runner's: the next of the owner's in this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replica {
+    pub name: NameSpec,
+    /// The owner: a partner address of the runner (`partner1` is index 0).
+    pub owner: usize,
+    /// The partner that pushes it (default: the owner).
+    pub from: usize,
+    pub kind: nbns_wire::wrepl::RecordType,
+    pub state: nbns_wire::wrepl::RecordState,
+    pub addrs: Vec<Ipv4Addr>,
+    /// The owner of each address of a special group or multihomed record (MS-WINSRA
+    /// 2.2.10.1), in the order of `addrs`; `None`: the record's owner.
+    pub owners: Option<Vec<Ipv4Addr>>,
+    pub is_static: bool,
+    /// Push on a thread of its own: the steps after it (answering the challenge the record
+    /// makes the target send) run while the target pulls; the next `send` or `replica` and
+    /// the script's end wait for the push to finish.
+    pub background: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
     Send(Send),
@@ -280,6 +303,7 @@ pub enum StepKind {
     Await(Box<Await>),
     AwaitNone(Box<AwaitNone>),
     Answer(Box<Answer>),
+    Replica(Box<Replica>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -301,6 +325,8 @@ struct Ctx<'a> {
     script: &'a Script,
     vars: BTreeMap<String, String>,
     clients: usize,
+    /// Replication partner addresses of the runner (`partner1`...); 0 outside the server role.
+    partners: usize,
     /// Runner servers (client role); 0 in the server role.
     servers: usize,
 }
@@ -709,10 +735,14 @@ fn instantiate(
     let servers = (1..)
         .take_while(|n| vars.contains_key(&format!("server{n}")))
         .count();
+    let partners = (1..)
+        .take_while(|n| vars.contains_key(&format!("partner{n}")))
+        .count();
     let mut ctx = Ctx {
         script,
         vars: vars.clone(),
         clients,
+        partners,
         servers,
     };
     let mut out = Instantiated {
@@ -826,6 +856,7 @@ fn instantiate(
                     group: fs.flag("group")?,
                 }))
             }
+            Directive::Replica => StepKind::Replica(Box::new(replica(&Fields::new(&ctx, l)?)?)),
         };
         out.steps.push(Step { line: l.line, kind });
     }
@@ -833,6 +864,57 @@ fn instantiate(
         return Err(ctx.err(1, 1, "script has no send, expect or wait steps"));
     }
     Ok(out)
+}
+
+fn replica(fs: &Fields<'_, '_>) -> Result<Replica, ScriptError> {
+    use nbns_wire::wrepl::{RecordState, RecordType};
+    let partners = fs.ctx.partners;
+    if partners == 0 {
+        return Err(fs.ctx.err(
+            fs.line,
+            1,
+            "`replica` needs the runner's replication partners (the server role)",
+        ));
+    }
+    let need = |key: &str| fs.ctx.err(fs.line, 1, format!("`replica` needs `{key}=`"));
+    let partner = |v: &str| parse_indexed(v, "partner", partners);
+    let owner = fs.parsed("owner", partner)?.ok_or_else(|| need("owner"))?;
+    let kind = fs
+        .parsed("kind", |v| match v {
+            "unique" => Ok(RecordType::Unique),
+            "group" => Ok(RecordType::Group),
+            "sgroup" => Ok(RecordType::SpecialGroup),
+            "multihomed" => Ok(RecordType::Multihomed),
+            _ => Err(format!("`{v}` is not unique, group, sgroup or multihomed")),
+        })?
+        .unwrap_or(RecordType::Unique);
+    let addrs = fs
+        .parsed("addrs", parse_addrs)?
+        .ok_or_else(|| need("addrs"))?;
+    let owners = fs.parsed("owners", parse_addrs)?;
+    if let (Some(o), Some((f, _))) = (&owners, fs.get("owners")) {
+        if o.len() != addrs.len() {
+            return Err(fs.bad(f, "one owner for each of `addrs`"));
+        }
+    }
+    Ok(Replica {
+        name: fs.parsed("name", parse_name)?.ok_or_else(|| need("name"))?,
+        owner,
+        from: fs.parsed("from", partner)?.unwrap_or(owner),
+        kind,
+        state: fs
+            .parsed("state", |v| match v {
+                "active" => Ok(RecordState::Active),
+                "released" => Ok(RecordState::Released),
+                "tombstone" => Ok(RecordState::Tombstone),
+                _ => Err(format!("`{v}` is not active, released or tombstone")),
+            })?
+            .unwrap_or(RecordState::Active),
+        addrs,
+        owners,
+        is_static: fs.flag("static")?.unwrap_or(false),
+        background: fs.flag("background")?.unwrap_or(false),
+    })
 }
 
 fn client_action(fs: &Fields<'_, '_>) -> Result<ClientAction, ScriptError> {
