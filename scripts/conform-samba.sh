@@ -26,11 +26,19 @@ fi
 ns="nbnsv-conform-$kind-$$"
 wd=$(mktemp -d "${TMPDIR:-/tmp}/nbnsv-$kind.XXXXXX")
 trap 'samba_stop "$ns" "$wd" >/dev/null 2>&1 || true; rm -rf "$wd"' EXIT
+# The runner's WINS replication partners (`replica` steps push records from them): the AD DC
+# lists them in wins_config.ldb; nmbd has no WINS replication.
+partners=(127.0.0.7 127.0.0.8)
+if [[ $kind == addc ]]; then
+    samba_addc_prepare "$wd"
+    for ip in "${partners[@]}"; do addc_add_partner "$wd" "$ip" >/dev/null; done
+fi
 samba_start "$kind" "$ns" "$wd" >/dev/null
 out=target/conformance
 mkdir -p "$out"
 clients=()
 for ip in $SAMBA_CLIENT_IPS; do clients+=(--client-addr "$ip"); done
+for ip in "${partners[@]}"; do clients+=(--partner-addr "$ip"); done
 ip netns exec "$ns" "$bin" run \
     --target "$SAMBA_SERVER_IP:$SAMBA_NBT_PORT" \
     --target-name "$SAMBA_NETBIOS_NAME" \

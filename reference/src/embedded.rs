@@ -60,7 +60,8 @@ impl EmbeddedServer {
 
     /// [`EmbeddedServer::start`] with WINS replication on (a free TCP port of
     /// [`EMBEDDED_ADDR`]) and `partners` (port 42 of each) as its only partners; it pulls
-    /// from them only when they push (no pull schedule).
+    /// from them only when they push to it, and never notifies them (no pull schedule, no
+    /// push).
     pub fn start_replicating(
         challenge_port: u16,
         partners: &[Ipv4Addr],
@@ -75,6 +76,7 @@ impl EmbeddedServer {
             .map(|p| SocketAddrV4::new(*p, nbns_wire::wrepl::PORT))
             .collect();
         service.pull_interval = std::time::Duration::ZERO;
+        service.push = false;
         wins.replication = Some(service);
         EmbeddedServer::start_with(wins, SocketAddrV4::new(EMBEDDED_ADDR, 0))
     }

@@ -30,6 +30,7 @@
 //! script cannot wait for them.
 
 mod domain;
+mod replica;
 
 use nbns_model::proto::{AddrList, NodeType, Opcode, Packet, Rcode};
 use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
@@ -807,6 +808,7 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
     let domain = domain::scripts(&cfg);
     stats.distinct += domain.len();
     scripts.extend(domain);
+    scripts.extend(replica::generate(&cfg, &mut stats));
     stats.step_signatures = steps_seen.len();
     scripts.sort_by(|a, b| a.path.cmp(&b.path));
     (scripts, stats)

@@ -84,6 +84,9 @@ pub struct ReplicationConfig {
     pub verify_interval: Duration,
     /// Local changes are coalesced this long before partners are notified.
     pub push_delay: Duration,
+    /// Whether partners are notified of local changes at all (off: they pull, or push to
+    /// us, on their own schedule).
+    pub push: bool,
     /// A peer silent this long on an inbound connection is dropped.
     pub idle_timeout: Duration,
     /// Connect, or one reply, when we are the client.
@@ -114,6 +117,7 @@ impl ReplicationConfig {
             pull_interval: Duration::from_secs(30 * 60),
             verify_interval: Duration::from_secs(24 * 86_400),
             push_delay: Duration::from_secs(1),
+            push: true,
             idle_timeout: Duration::from_secs(30),
             exchange_timeout: Duration::from_secs(5),
             max_connections: 16,
@@ -233,6 +237,9 @@ impl ReplicationService {
     /// along), every partner gets an inform notification with our owner map
     /// in an association of its own, and connects back to pull.
     pub fn notify_changed(&self) {
+        if !self.shared.cfg.push {
+            return;
+        }
         let due = Instant::now() + self.shared.cfg.push_delay;
         for p in &self.shared.partners {
             p.schedule(|j| {
