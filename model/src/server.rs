@@ -420,16 +420,27 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                     .record(&name)
                     .filter(|r| r.state == RecState::Active || r.kind == Kind::Group)
                     .filter(|_| !name.is_local_master_browser());
+                let found = found.map(|r| {
+                    let addrs = match r.kind {
+                        Kind::Group => AddrList::new(),
+                        Kind::SpecialGroup => self.domain_controllers(cfg, &name, &r.addrs),
+                        _ => r.addrs.clone(),
+                    };
+                    (r.kind, r.expires, addrs)
+                });
                 let packet = match found {
-                    Some(r) => Packet::Response {
+                    // A special group without members (a partner's replica, or what a merge
+                    // left) has no address to answer with: only a normal group stands for the
+                    // limited broadcast address (MS-WINSRA 2.2.10.1), a special group's answer
+                    // is its member list. The AD DC answers NAM_ERR too.
+                    Some((Kind::SpecialGroup, _, addrs)) if addrs.is_empty() => {
+                        negative(Opcode::Query, name, Rcode::NamErr)
+                    }
+                    Some((kind, expires, addrs)) => Packet::Response {
                         op: Opcode::Query,
-                        ttl: r.expires.saturating_sub(now).min(u64::from(u32::MAX)) as u32,
-                        group: !r.kind.is_unique(),
-                        addrs: match r.kind {
-                            Kind::Group => AddrList::new(),
-                            Kind::SpecialGroup => self.domain_controllers(cfg, &name, &r.addrs),
-                            _ => r.addrs.clone(),
-                        },
+                        ttl: expires.saturating_sub(now).min(u64::from(u32::MAX)) as u32,
+                        group: !kind.is_unique(),
+                        addrs,
                         name,
                         rcode: Rcode::Ok,
                     },

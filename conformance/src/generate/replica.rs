@@ -59,6 +59,28 @@ enum RStep {
     /// after it, which the client signature leaves out).
     Client(Box<Done>, Owned, Owned),
     Replica(Box<RDone>),
+    /// A replica arriving while a client's registration challenges the holders.
+    During(Box<XDone>),
+}
+
+/// A client's registration, a replica while its challenge runs, the holders' answers.
+#[derive(Debug, Clone)]
+struct XDone {
+    client: u8,
+    act: Act,
+    rep: Rep,
+    decision: String,
+    /// What the replica made the server send.
+    rep_out: Out,
+    answers: Vec<(u8, Answer)>,
+    /// The registration's answers and the challenge's packets.
+    out: Out,
+    before: Owned,
+    after: Owned,
+    /// Holders of the record before (for the answer's wait).
+    holders: usize,
+    query: Send<u8, u8>,
+    timed_out: bool,
 }
 
 /// A record as the signature sees it: owner (relative), static, kind, state, addresses
@@ -79,6 +101,9 @@ struct RDone {
     query: Send<u8, u8>,
     /// The last holder asked stayed silent: the decision comes at the challenge timeout.
     timed_out: bool,
+    /// A client's request while the replica's challenge runs, and what it got.
+    mid: Option<(u8, Act)>,
+    mid_out: Out,
 }
 
 fn partner_text(p: u8) -> &'static str {
@@ -182,6 +207,7 @@ fn apply_replica(
     name: u8,
     rep: &Rep,
     version: u64,
+    mid: Option<(u8, Act)>,
     answers: &[RAnswer],
 ) -> Option<RDone> {
     let before = owned(s, name, Some(rep.owner));
@@ -199,6 +225,11 @@ fn apply_replica(
     };
     let mut out = Vec::new();
     nbns_model::replication::apply_pulled(s, cfg, 0, rep.owner, version, vec![rec], &mut out);
+    let mut mid_out = Vec::new();
+    if let Some((c, act)) = mid {
+        s.pending_for(&name)?;
+        s.handle(cfg, 0, c, MID_XID, request(name, c, act), &mut mid_out);
+    }
     let mut done = Vec::new();
     let mut timed_out = false;
     let mut rest = answers.iter();
@@ -243,7 +274,7 @@ fn apply_replica(
         };
         s.handle(cfg, 0, to, qxid, resp, &mut out);
     }
-    if rest.next().is_some() || out.iter().any(|o| o.to > 3) {
+    if rest.next().is_some() || out.iter().chain(&mid_out).any(|o| o.to > 3) {
         // Answers left over, or a packet to a host that is not a runner client.
         return None;
     }
@@ -259,7 +290,117 @@ fn apply_replica(
         after,
         query,
         timed_out,
+        mid,
+        mid_out,
     })
+}
+
+/// Client `client`'s request `act`, which challenges the holders; the replica `rep`
+/// arrives while the challenge runs; then the holders answer (`answers`, in order) or the
+/// challenge times out. None when the request challenges nobody or the replica's packets
+/// would go to a host that is not a runner client.
+#[allow(clippy::too_many_arguments)]
+fn apply_during(
+    s: &mut S,
+    cfg: &ServerConfig,
+    name: u8,
+    client: u8,
+    act: Act,
+    rep: &Rep,
+    version: u64,
+    answers: &[(u8, Answer)],
+) -> Option<XDone> {
+    let before = owned(s, name, Some(rep.owner));
+    let holders = s.record(&name).map_or(0, |r| r.addrs.len());
+    let mut out = Vec::new();
+    s.handle(cfg, 0, client, XID, request(name, client, act), &mut out);
+    s.pending_for(&name)?;
+    let rec = model_record(name, rep, version, cfg);
+    let decision = match s.record(&name) {
+        None => "inserted".to_string(),
+        Some(e) => format!(
+            "{:?}",
+            nbns_model::conflict::decide(cfg.bugs, ConflictCase::of(ME, e, &rec))
+        ),
+    };
+    let mut rep_out = Vec::new();
+    nbns_model::replication::apply_pulled(s, cfg, 0, rep.owner, version, vec![rec], &mut rep_out);
+    if rep_out.iter().any(|o| o.to > 3) {
+        return None;
+    }
+    for &(holder, answer) in answers {
+        let (rcode, addrs) = match answer {
+            Answer::Claim => (Rcode::Ok, vec![holder]),
+            Answer::ClaimWithRequester => {
+                let mut v = vec![holder, client];
+                v.sort();
+                (Rcode::Ok, v)
+            }
+            Answer::Release => (Rcode::NamErr, vec![]),
+            Answer::Silent => continue,
+        };
+        let resp = Packet::Response {
+            op: Opcode::Query,
+            name,
+            rcode,
+            ttl: TTL,
+            group: false,
+            addrs: AddrList::from(addrs),
+        };
+        let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
+        s.handle(cfg, 0, holder, qxid, resp, &mut out);
+    }
+    let timed_out = s.pending_for(&name).is_some();
+    if timed_out {
+        s.challenge_timeout(cfg, 0, &name, &mut out);
+    }
+    if s.pending_for(&name).is_some() {
+        return None;
+    }
+    let after = owned(s, name, Some(rep.owner));
+    let query = query(s, cfg, name);
+    Some(XDone {
+        client,
+        act,
+        rep: rep.clone(),
+        decision,
+        rep_out,
+        answers: answers.to_vec(),
+        out,
+        before,
+        after,
+        holders,
+        query,
+        timed_out,
+    })
+}
+
+fn xdone_signature(d: &XDone) -> String {
+    let mut sig = format!(
+        "{:?} by c{} on {} | during replica {:?}/{:?}[{}] {} ->",
+        d.act,
+        d.client,
+        d.before.as_deref().unwrap_or("none"),
+        d.rep.kind,
+        d.rep.state,
+        d.rep.addrs.len(),
+        d.decision
+    );
+    for s in &d.rep_out {
+        let _ = write!(sig, " c{}:{}", s.to, packet_signature(&s.packet));
+    }
+    let answers: Vec<Answer> = d.answers.iter().map(|a| a.1).collect();
+    let _ = write!(sig, " | answers {answers:?} |");
+    for s in &d.out {
+        let _ = write!(sig, " c{}:{}", s.to, packet_signature(&s.packet));
+    }
+    let _ = write!(
+        sig,
+        " | after {} | query {}",
+        d.after.as_deref().unwrap_or("none"),
+        packet_signature(&d.query.packet)
+    );
+    sig
 }
 
 fn who(a: u8, before: &[u8], rep: &Rep) -> String {
@@ -299,6 +440,13 @@ fn rdone_signature(d: &RDone) -> String {
         d.before.as_deref().unwrap_or("none"),
         d.decision
     );
+    if let Some((c, act)) = d.mid {
+        let _ = write!(sig, " during {act:?} by {} ->", who(c, before_addrs, rep));
+        for s in &d.mid_out {
+            let _ = write!(sig, " {}", packet_signature(&s.packet));
+        }
+        sig.push_str(" |");
+    }
     let answers: Vec<RAnswer> = d.answers.iter().map(|a| a.1).collect();
     let _ = write!(sig, " answers {answers:?} |");
     for s in &d.out {
@@ -339,6 +487,10 @@ fn alphabet(name: u8) -> Vec<Rep> {
             rep(P1, SpecialGroup, Active, &[(1, P1), (2, P1)], false),
             rep(P1, SpecialGroup, Active, &[(2, P1), (OTHER, P1)], false),
             rep(P1, SpecialGroup, Active, &[(1, P2), (2, P1)], false),
+            // A member the target owns (replicated from it before), and a member of
+            // partner1's in partner2's record.
+            rep(P1, SpecialGroup, Active, &[(1, ME), (2, P1)], false),
+            rep(P2, SpecialGroup, Active, &[(2, P1)], false),
             rep(P1, SpecialGroup, Active, &[], false),
             rep(P1, SpecialGroup, Tombstone, &[(2, P1)], false),
             rep(P2, SpecialGroup, Active, &[(2, P2)], false),
@@ -358,6 +510,7 @@ fn alphabet(name: u8) -> Vec<Rep> {
             rep(P1, Multihomed, Active, &[(2, P1), (OTHER, P2)], false),
             rep(P1, Multihomed, Tombstone, &[(2, P1), (3, P1)], false),
             rep(P2, Multihomed, Active, &[(1, P2), (2, P2)], false),
+            rep(P1, Multihomed, Active, &[(1, ME), (2, P1)], false),
             rep(P1, Group, Active, &[(2, P1)], false),
             rep(P1, Group, Tombstone, &[(2, P1)], false),
             rep(P2, Group, Active, &[(2, P2)], false),
@@ -447,6 +600,102 @@ fn prefixes(cfg: &ServerConfig, name: u8) -> Vec<Prefix> {
         .collect()
 }
 
+/// The final answer a client got in `out` (rcode), after a WACK or not.
+fn final_to(out: &Out, c: u8) -> String {
+    let wack = out
+        .iter()
+        .any(|s| s.to == c && matches!(s.packet, Packet::Wack { .. }));
+    let r = out.iter().find_map(|s| match &s.packet {
+        Packet::Response { rcode, .. } if s.to == c => Some(*rcode),
+        _ => None,
+    });
+    format!("{}{r:?}", if wack { "wack/" } else { "" })
+}
+
+/// A record view without its addresses: their count and their owners' relations.
+fn shape(o: &Owned) -> String {
+    let Some(o) = o else {
+        return "none".into();
+    };
+    let (head, rest) = o.split_once('[').unwrap_or((o, ""));
+    let addrs: Vec<&str> = rest
+        .trim_end_matches(']')
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .collect();
+    let mut rels: Vec<&str> = addrs
+        .iter()
+        .filter_map(|a| a.split_once('@').map(|x| x.1))
+        .collect();
+    rels.sort();
+    rels.dedup();
+    format!("{head}[{}:{}]", addrs.len(), rels.join("+"))
+}
+
+/// What makes a step's behaviour new for keeping a path: the action, the record it met
+/// (with owners), the conflict decision, what the requester got, whether release demands
+/// went out, and the record after it (with owners).
+fn coarse(st: &RStep) -> String {
+    let demands = |out: &Out| out.iter().any(|s| matches!(s.packet, Packet::Release { .. }));
+    match st {
+        RStep::Client(d, b, a) => format!(
+            "client {:?} {} on {} -> {} | {}",
+            d.step.act,
+            if d.before.as_ref().is_some_and(|r| r.addrs.contains(&d.step.client)) {
+                "holder"
+            } else {
+                "other"
+            },
+            shape(b),
+            final_to(&d.out, d.step.client),
+            shape(a)
+        ),
+        // A replacement or a kept record says all with the record met: the replica or the
+        // record stays.
+        RStep::Replica(d) if d.mid.is_none() && matches!(d.decision.as_str(), "inserted" | "Replace" | "Keep") => {
+            let before = shape(&d.before);
+            format!(
+                "replica {}{} on {} | {}",
+                if d.rep.state == RecState::Active { "" } else { "inactive" },
+                if d.rep.is_static { "/static" } else { "" },
+                before.split_once('[').map_or(before.as_str(), |x| x.0),
+                d.decision,
+            )
+        }
+        RStep::Replica(d) => format!(
+            "replica {}{} on {} | {} | mid {:?} {} | challenges {} silent {} demands {} | {}",
+            if d.rep.state == RecState::Active { "" } else { "inactive" },
+            if d.rep.is_static { "/static" } else { "" },
+            shape(&d.before),
+            d.decision,
+            d.mid.map(|(c, act)| (act, d.before_addrs.contains(&c))),
+            d.mid.map_or(String::new(), |(c, _)| final_to(&d.mid_out, c)),
+            d.answers.len(),
+            d.answers.iter().any(|a| a.1 == RAnswer::Silent),
+            demands(&d.out),
+            {
+                // After a challenge: the record's kind, state and owner (which answer
+                // decided is in the rest).
+                let after = shape(&d.after);
+                if d.decision == "MergeSpecialGroup" {
+                    after
+                } else {
+                    after.split_once('[').map_or(after.clone(), |x| x.0.to_string())
+                }
+            }
+        ),
+        RStep::During(d) => format!(
+            "during {:?} on {} | {} | {} demands {} | {}",
+            d.act,
+            shape(&d.before),
+            d.decision,
+            final_to(&d.out, d.client),
+            demands(&d.rep_out),
+            shape(&d.after)
+        ),
+    }
+}
+
 fn signature(path: &[RStep]) -> Vec<String> {
     path.iter()
         .map(|st| match st {
@@ -457,6 +706,7 @@ fn signature(path: &[RStep]) -> Vec<String> {
                 a.as_deref().unwrap_or("none")
             ),
             RStep::Replica(d) => rdone_signature(d),
+            RStep::During(d) => xdone_signature(d),
         })
         .collect()
 }
@@ -479,9 +729,12 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut kept = 0usize;
         let mut emit = |path: &[RStep]| {
-            let last = signature(path).pop().expect("a step");
-            if !seen.insert(last) {
+            let last = coarse(path.last().expect("a step"));
+            if !seen.insert(last.clone()) {
                 return false;
+            }
+            if std::env::var_os("NBNS_GEN_DEBUG").is_some() {
+                eprintln!("KEY {last}");
             }
             kept += 1;
             scripts.push(Generated {
@@ -491,7 +744,37 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
             true
         };
         for prefix in prefixes(cfg, name) {
+            // A replica while a client's registration challenges the holders.
+            for client in 1..=3 {
+                for act in [Act::RegUnique, Act::RegMultihomed] {
+                    let mut probe = prefix.server.clone();
+                    let mut out = Vec::new();
+                    probe.handle(cfg, 0, client, XID, request(name, client, act), &mut out);
+                    let holders = challenged(&out);
+                    if holders.is_empty() || holders.iter().any(|h| *h > 3) {
+                        continue;
+                    }
+                    for rep in alphabet(name) {
+                        for answers in answer_sets(act, &holders, false) {
+                            let mut s = prefix.server.clone();
+                            stats.explored += 1;
+                            if let Some(d) =
+                                apply_during(&mut s, cfg, name, client, act, &rep, 1, &answers)
+                            {
+                                let mut p = prefix.steps.clone();
+                                p.push(RStep::During(Box::new(d)));
+                                emit(&p);
+                            }
+                        }
+                    }
+                }
+            }
             for rep in alphabet(name) {
+                // A static replica is stored over nothing (the AD DC refuses to store one
+                // at all, and against a record it decides as a dynamic one).
+                if rep.is_static && !prefix.steps.is_empty() {
+                    continue;
+                }
                 let holders = prefix
                     .server
                     .record(&name)
@@ -499,24 +782,54 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                 for answers in answer_seqs(holders, true) {
                     let mut s = prefix.server.clone();
                     stats.explored += 1;
-                    let Some(d) = apply_replica(&mut s, cfg, name, &rep, 1, &answers) else {
+                    let Some(d) = apply_replica(&mut s, cfg, name, &rep, 1, None, &answers) else {
                         continue;
                     };
+                    // A client's request while the replica's challenge runs.
+                    if !d.answers.is_empty() && !answers.contains(&RAnswer::Silent) {
+                        for c in 1..=3 {
+                            for act in [Act::Release, Act::RegUnique] {
+                                let mut s2 = prefix.server.clone();
+                                stats.explored += 1;
+                                if let Some(dm) = apply_replica(
+                                    &mut s2,
+                                    cfg,
+                                    name,
+                                    &rep,
+                                    1,
+                                    Some((c, act)),
+                                    &answers,
+                                ) {
+                                    let mut p = prefix.steps.clone();
+                                    p.push(RStep::Replica(Box::new(dm)));
+                                    emit(&p);
+                                }
+                            }
+                        }
+                    }
                     let silent = answers.contains(&RAnswer::Silent);
                     let mut path: Vec<RStep> = prefix.steps.clone();
                     path.push(RStep::Replica(Box::new(d)));
-                    if !emit(&path) || silent {
+                    // Extended whether or not it was new: what follows may be.
+                    emit(&path);
+                    if silent {
                         // Not extended: one challenge timeout a script at most.
                         continue;
                     }
                     // One more step: another replica, or a client's request.
-                    for rep2 in alphabet(name) {
+                    // (Not after two client steps: the record met is one a shorter prefix
+                    // reaches too.)
+                    let twice = prefix.steps.len() < 2;
+                    for rep2 in alphabet(name)
+                        .into_iter()
+                        .filter(|r| !r.is_static && twice)
+                    {
                         let v = if rep2.owner == rep.owner { 2 } else { 1 };
                         let holders = s.record(&name).map_or(0, |r| r.addrs.len().min(1));
                         for answers in answer_seqs(holders, false) {
                             let mut s2 = s.clone();
                             stats.explored += 1;
-                            if let Some(d2) = apply_replica(&mut s2, cfg, name, &rep2, v, &answers)
+                            if let Some(d2) = apply_replica(&mut s2, cfg, name, &rep2, v, None, &answers)
                             {
                                 let mut p = path.clone();
                                 p.push(RStep::Replica(Box::new(d2)));
@@ -579,7 +892,13 @@ fn rep_line(rep: &Rep, name: &str, background: bool) -> String {
         let owners: Vec<String> = rep
             .addrs
             .iter()
-            .map(|p| format!("{{{}}}", partner_text(p.1)))
+            .map(|p| {
+                if p.1 == ME {
+                    "{target_ip}".to_string()
+                } else {
+                    format!("{{{}}}", partner_text(p.1))
+                }
+            })
             .collect();
         let _ = write!(t, " owners={}", owners.join(","));
     }
@@ -625,8 +944,23 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
             }
             RStep::Replica(d) => {
                 let mut t = rep_story(&d.rep);
+                if let Some((c, act)) = d.mid {
+                    let _ = write!(t, ", client{c} {} during the challenge", act_text(act));
+                }
                 for (h, a) in &d.answers {
                     let _ = write!(t, ", client{h} {a:?}");
+                }
+                t
+            }
+            RStep::During(d) => {
+                let mut t = format!(
+                    "client{} {}, {} during the challenge",
+                    d.client,
+                    act_text(d.act),
+                    rep_story(&d.rep)
+                );
+                for (h, a) in &d.answers {
+                    let _ = write!(t, ", client{h} {}", answer_text(*a));
                 }
                 t
             }
@@ -641,13 +975,29 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     rules.insert("WINSRA-3.1.1.2-TAKE-OWNERSHIP");
                 }
             }
-            RStep::Replica(d) => replica_rules(d, &mut rules),
+            RStep::Replica(d) => replica_rules(
+                &d.decision,
+                d.before.as_deref().unwrap_or(""),
+                d.answers.last().map(|a| a.1),
+                &mut rules,
+            ),
+            RStep::During(d) => {
+                rules.insert("RFC1002-5.1.4-REG-HELD-WACK");
+                rules.insert("RFC1002-5.1.4-CHALLENGE-QUERY");
+                replica_rules(
+                    &d.decision,
+                    d.before.as_deref().unwrap_or(""),
+                    None,
+                    &mut rules,
+                );
+            }
         }
     }
     let mut tags = vec!["generated", "replication"];
     let challenged = path.iter().any(|st| match st {
         RStep::Client(d, ..) => !d.step.answers.is_empty(),
         RStep::Replica(d) => !d.answers.is_empty(),
+        RStep::During(_) => true,
     });
     if challenged {
         tags.push("challenge");
@@ -655,6 +1005,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
     let timed_out = path.iter().any(|st| match st {
         RStep::Client(d, ..) => d.timed_out,
         RStep::Replica(d) => d.answers.iter().any(|a| a.1 == RAnswer::Silent),
+        RStep::During(d) => d.timed_out,
     });
     if timed_out {
         tags.push("timeout");
@@ -681,8 +1032,69 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
     for st in path {
         match st {
             RStep::Client(d, ..) => t.push_str(&client_lines(d, name)),
+            RStep::During(d) => {
+                let c = d.client;
+                let (op, group) = match d.act {
+                    Act::RegMultihomed => ("multihomed", false),
+                    _ => ("register", false),
+                };
+                let _ = writeln!(t, "{}", send_line(op, name, group, c, None, None));
+                // The request's WACK first: the target has started its challenge.
+                let _ = writeln!(t, "expect    to=client{c} wack-only");
+                let _ = writeln!(t, "{}", rep_line(&d.rep, name, false));
+                for (h, a) in &d.answers {
+                    let reply = match a {
+                        Answer::Claim | Answer::ClaimWithRequester => "claim",
+                        Answer::Release => "release",
+                        Answer::Silent => "silent",
+                    };
+                    let addr = if *a == Answer::ClaimWithRequester {
+                        let mut v = vec![*h, c];
+                        v.sort();
+                        format!(" addr={}", addrs_text(&v))
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(
+                        t,
+                        "challenge to=client{h} name={name} reply={reply}{addr} timeout=10s after=client{c}"
+                    );
+                }
+                let wait = if d.timed_out {
+                    " timeout=60s"
+                } else {
+                    " timeout=15s"
+                };
+                let line = expect_line(&d.out, c, (c, group), wait, d.holders);
+                let _ = writeln!(t, "{}", line.replace(" wack=1..", ""));
+                let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
+                let _ = writeln!(
+                    t,
+                    "expect    to=client{OBSERVER} {}",
+                    expect_fields(&d.query.packet, None)
+                );
+            }
             RStep::Replica(d) => {
                 let _ = writeln!(t, "{}", rep_line(&d.rep, name, !d.answers.is_empty()));
+                if let Some((m, act)) = d.mid {
+                    // After the target's challenge query went out (the push is on its way).
+                    let _ = writeln!(t, "wait      for=500ms");
+                    let (op, group) = match act {
+                        Act::Release => (
+                            "release",
+                            d.before
+                                .as_deref()
+                                .is_some_and(|b| b.starts_with("Group") || b.starts_with("Special")),
+                        ),
+                        _ => ("register", false),
+                    };
+                    let _ = writeln!(t, "{}", send_line(op, name, group, m, None, None));
+                    let _ = writeln!(
+                        t,
+                        "{}",
+                        expect_line(&d.mid_out, m, (m, group), "", 0)
+                    );
+                }
                 for (h, a) in &d.answers {
                     let (reply, addrs) = match a {
                         RAnswer::Claim => ("claim", None),
@@ -698,9 +1110,16 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                             format!(" addr={}", addrs_text(&listed))
                         }
                     };
+                    // With a request in between, the query came before it: after the
+                    // previous step's query (from client3).
+                    let after = if d.mid.is_some() {
+                        format!(" after=client{OBSERVER}")
+                    } else {
+                        String::new()
+                    };
                     let _ = writeln!(
                         t,
-                        "challenge to=client{h} name={name} reply={reply}{addr} timeout=10s"
+                        "challenge to=client{h} name={name} reply={reply}{addr} timeout=10s{after}"
                     );
                 }
                 if d.timed_out {
@@ -735,10 +1154,14 @@ fn answer_addrs(d: &RDone, h: u8, a: RAnswer) -> Vec<u8> {
     v
 }
 
-fn replica_rules(d: &RDone, rules: &mut BTreeSet<&'static str>) {
+fn replica_rules(
+    decision: &str,
+    before: &str,
+    last: Option<RAnswer>,
+    rules: &mut BTreeSet<&'static str>,
+) {
     rules.insert("WINSRA-2.2.8-UPDATE-TRIGGERS-PULL");
-    let before = d.before.as_deref().unwrap_or("");
-    match d.decision.as_str() {
+    match decision {
         "Replace" if before.contains("/rep[") => {
             rules.insert("WINSRA-3.2.5.5-SAME-OWNER-REPLACES");
         }
@@ -772,7 +1195,7 @@ fn replica_rules(d: &RDone, rules: &mut BTreeSet<&'static str>) {
         }
         "Challenge" => {
             rules.insert("WINSRA-3.2.5.5-OWNED-CHALLENGE");
-            rules.insert(match d.answers.last().map(|a| a.1) {
+            rules.insert(match last {
                 Some(RAnswer::ClaimBoth) => "WINSRA-3.2.5.5-CHALLENGE-MHOMED-MERGE",
                 Some(RAnswer::Claim | RAnswer::ClaimReplica) => "WINSRA-3.2.5.5-CHALLENGE-KEEPS",
                 _ => "WINSRA-3.2.5.5-CHALLENGE-REPLACES",
