@@ -53,6 +53,56 @@ CAUSES = [
      "replication service's periodic scavenging of expired records (wreplsrv, minutes "
      "apart), not when their TTL ends; the model releases a name when its TTL runs out "
      "(RFC 1002 5.1.4: a name not refreshed in time is silently released)."),
+    # Replication (the `replica` steps: the runner pushes a record as the target's WINS
+    # replication partner; the titles say "partnerN pushes").
+    (("nmbd",), r"\|\| replica push: no replication session", "replica push: no replication session",
+     "nmbd has no WINS replication: the runner's push finds no TCP 42",
+     "nmbd serves NBNS only; Samba's WINS replication (MS-WINSRA, TCP 42) is the AD DC's "
+     "wrepl server. The script's replica step, an update notification from the runner as "
+     "the target's replication partner, is refused at connect, so nothing of the script "
+     "after it can be judged."),
+    (("addc",), r"^partner\d pushes static ", "expected OK, got NAM_ERR",
+     "a static replica (S flag set) is not stored",
+     "The AD DC pulls the record after the update notification but does not store a "
+     "replica with the static flag set (the name stays unknown: NAM_ERR; the reference "
+     "found its database refuses such a record and fails the whole send-entries reply). "
+     "MS-WINSRA 2.2.10.1 carries S in replicated name records (static mappings "
+     "replicate), and 3.2.5.5 only keeps a stored static record against a dynamic "
+     "replica (WINSRA-3.2.5.5-STATIC-KEPT); nothing refuses an incoming one: the model "
+     "stores it like any replica."),
+    (("addc",), r"client\d releases during the challenge, client\d Claim.*\|\| (rcode: expected OK, got NAM_ERR|addresses: expected)", "expected",
+     "the holder releases during the replica challenge, then claims: the AD DC keeps what the release left",
+     "Samba's replica challenge (r_do_challenge_handler) decides by the holder's claim "
+     "against the record as it was when the challenge started: a claim keeps the local "
+     "record, which the holder's release changed meanwhile (released, or a multihomed "
+     "record without that address), and the replica is dropped. The model runs the "
+     "MS-WINSRA 3.2.5.5 rules again against the record as it is when the answer comes: a "
+     "released record is replaced by an active replica (WINSRA-3.2.5.5-INACTIVE-REPLACED), "
+     "an owned one whose addresses the replica all lists too "
+     "(WINSRA-3.2.5.5-OWNED-SUBSET), so the replica's addresses resolve."),
+    (("addc",), r"client\d registers unique during the challenge.*\|\| no reply within", "no reply within",
+     "a registration while the target's replica challenge for the name runs: no answer in the wait",
+     "The AD DC's replica challenge runs beside its NBNS service (an IRPC to nbtd), so a "
+     "registration arriving meanwhile is handled on its own: challenged in its turn, with "
+     "no final answer within the script's 3 s. The model refuses it at once with RFS_ERR "
+     "while the name's fate is being decided, as it does a second registrant during a "
+     "registration's challenge; RFC 1002 5.1.4 and MS-WINSRA say nothing of requests "
+     "arriving during a replica's challenge."),
+    (("addc",), r"client\d registers (unique|multihomed), partner\d pushes .* during the challenge.*\|\| rcode: expected OK, got ACT_ERR", "expected OK, got ACT_ERR",
+     "a replica arrives while a registration's challenge runs; the holder denies: the AD DC refuses the registrant",
+     "The AD DC refuses the registration (ACT_ERR) when the record changed while its "
+     "challenge ran (here by the replica: replaced, or kept and re-versioned), whatever "
+     "the challenged holder answered. The model decides by the answers against the record "
+     "as it is then: the holder's NAM_ERR frees the name of the addresses it challenged, "
+     "and the requester gets it (RFC 1002 5.1.4; a record another address holds now is "
+     "refused, which is not the case here)."),
+    (("addc",), r"registers (unique|multihomed), partner\d pushes .* during the challenge.*\|\| addresses: expected", "addresses: expected",
+     "a replica during a registration's challenge of a two-address record: the AD DC asks the holders one at a time",
+     "The AD DC challenges a multihomed record's holders one at a time and stops at the "
+     "first claim (the same as without a replica: 'registration over a multihomed name "
+     "held by several addresses'), so the address of a holder that denies keeps its place; "
+     "the model challenges every holder (RFC 1002 5.1.4, MS-NBTE 3.2.5.3) and keeps only "
+     "the ones still claiming."),
     # Requests while a challenge runs (the generator's `during-challenge` scripts).
     (("nmbd",), r"client\d registers unique, client\d (answers negatively|stays silent) \|\| .* \|\| expect to=client\d rcode=ACT_ERR op=register timeout=\d+s \|\| no reply within", "no reply within",
      "a registrant that waited for another's challenge gets no final answer in time",

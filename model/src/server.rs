@@ -2050,6 +2050,36 @@ mod replica_tests {
         r
     }
 
+    #[test]
+    fn a_special_group_without_members_is_not_answered() {
+        // MS-WINSRA 2.2.10.1: only a normal group stands for the limited broadcast address;
+        // a special group's answer is its members, and a partner's replica may have none.
+        let cfg = ServerConfig::default();
+        let mut s = Server::<u8, u8>::new(100);
+        let mut sg = rec(2, 1, Kind::SpecialGroup, &[]);
+        sg.name = 0x1C;
+        let mut out = Vec::new();
+        s.apply_replica(&cfg, 0, sg, &mut out);
+        let ask = |s: &mut Server<u8, u8>, name: u8| {
+            let mut q = Vec::new();
+            let p = Packet::Query {
+                name,
+                broadcast: false,
+            };
+            s.handle(&cfg, 0, 3, 9, p, &mut q);
+            match &q[0].packet {
+                Packet::Response { rcode, .. } => *rcode,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(ask(&mut s, 0x1C), Rcode::NamErr);
+        // A normal group is answered all the same (members untracked).
+        let mut g = rec(2, 2, Kind::Group, &[(7, 2)]);
+        g.name = 0x00;
+        s.apply_replica(&cfg, 0, g, &mut out);
+        assert_eq!(ask(&mut s, 0x00), Rcode::Ok);
+    }
+
     fn pairs(r: &Record<u8, u8>) -> Vec<(u8, u8)> {
         r.addr_owners().collect()
     }

@@ -50,6 +50,14 @@ enum RAnswer {
     ClaimBoth,
     Release,
     Silent,
+    /// Another client answers positively with the query's id (an address not asked), then
+    /// the asked holder claims.
+    Stray,
+}
+
+/// The client that sends the stray answer to a query to `to`.
+fn stray_of(to: u8) -> u8 {
+    to % 3 + 1
 }
 
 /// One step of a replica path.
@@ -261,6 +269,19 @@ fn apply_replica(
                 timed_out = true;
                 s.challenge_timeout(cfg, 0, &name, &mut out);
                 continue;
+            }
+            RAnswer::Stray => {
+                let o = stray_of(to);
+                let stray = Packet::Response {
+                    op: Opcode::Query,
+                    name,
+                    rcode: Rcode::Ok,
+                    ttl: TTL,
+                    group: false,
+                    addrs: AddrList::one(o),
+                };
+                s.handle(cfg, 0, o, qxid, stray, &mut out);
+                (Rcode::Ok, vec![to])
             }
         };
         timed_out = false;
@@ -525,6 +546,7 @@ fn answer_seqs(n: usize, silent: bool) -> Vec<Vec<RAnswer>> {
         RAnswer::ClaimReplica,
         RAnswer::ClaimBoth,
         RAnswer::Release,
+        RAnswer::Stray,
     ];
     if silent {
         choices.push(RAnswer::Silent);
@@ -636,12 +658,18 @@ fn shape(o: &Owned) -> String {
 /// (with owners), the conflict decision, what the requester got, whether release demands
 /// went out, and the record after it (with owners).
 fn coarse(st: &RStep) -> String {
-    let demands = |out: &Out| out.iter().any(|s| matches!(s.packet, Packet::Release { .. }));
+    let demands = |out: &Out| {
+        out.iter()
+            .any(|s| matches!(s.packet, Packet::Release { .. }))
+    };
     match st {
         RStep::Client(d, b, a) => format!(
             "client {:?} {} on {} -> {} | {}",
             d.step.act,
-            if d.before.as_ref().is_some_and(|r| r.addrs.contains(&d.step.client)) {
+            if d.before
+                .as_ref()
+                .is_some_and(|r| r.addrs.contains(&d.step.client))
+            {
                 "holder"
             } else {
                 "other"
@@ -652,26 +680,42 @@ fn coarse(st: &RStep) -> String {
         ),
         // A replacement or a kept record says all with the record met: the replica or the
         // record stays.
-        RStep::Replica(d) if d.mid.is_none() && matches!(d.decision.as_str(), "inserted" | "Replace" | "Keep") => {
+        RStep::Replica(d)
+            if d.mid.is_none()
+                && matches!(d.decision.as_str(), "inserted" | "Replace" | "Keep") =>
+        {
             let before = shape(&d.before);
             format!(
                 "replica {}{} on {} | {}",
-                if d.rep.state == RecState::Active { "" } else { "inactive" },
+                if d.rep.state == RecState::Active {
+                    ""
+                } else {
+                    "inactive"
+                },
                 if d.rep.is_static { "/static" } else { "" },
                 before.split_once('[').map_or(before.as_str(), |x| x.0),
                 d.decision,
             )
         }
         RStep::Replica(d) => format!(
-            "replica {}{} on {} | {} | mid {:?} {} | challenges {} silent {} demands {} | {}",
-            if d.rep.state == RecState::Active { "" } else { "inactive" },
+            "replica {}{} on {} | {} | mid {:?} {} | challenges {} {:?} demands {} | {}",
+            if d.rep.state == RecState::Active {
+                ""
+            } else {
+                "inactive"
+            },
             if d.rep.is_static { "/static" } else { "" },
             shape(&d.before),
             d.decision,
             d.mid.map(|(c, act)| (act, d.before_addrs.contains(&c))),
-            d.mid.map_or(String::new(), |(c, _)| final_to(&d.mid_out, c)),
+            d.mid
+                .map_or(String::new(), |(c, _)| final_to(&d.mid_out, c)),
             d.answers.len(),
-            d.answers.iter().any(|a| a.1 == RAnswer::Silent),
+            d.answers
+                .iter()
+                .filter(|a| matches!(a.1, RAnswer::Silent | RAnswer::Stray))
+                .map(|a| format!("{:?}", a.1))
+                .collect::<Vec<_>>(),
             demands(&d.out),
             {
                 // After a challenge: the record's kind, state and owner (which answer
@@ -680,7 +724,9 @@ fn coarse(st: &RStep) -> String {
                 if d.decision == "MergeSpecialGroup" {
                     after
                 } else {
-                    after.split_once('[').map_or(after.clone(), |x| x.0.to_string())
+                    after
+                        .split_once('[')
+                        .map_or(after.clone(), |x| x.0.to_string())
                 }
             }
         ),
@@ -820,16 +866,14 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                     // (Not after two client steps: the record met is one a shorter prefix
                     // reaches too.)
                     let twice = prefix.steps.len() < 2;
-                    for rep2 in alphabet(name)
-                        .into_iter()
-                        .filter(|r| !r.is_static && twice)
-                    {
+                    for rep2 in alphabet(name).into_iter().filter(|r| !r.is_static && twice) {
                         let v = if rep2.owner == rep.owner { 2 } else { 1 };
                         let holders = s.record(&name).map_or(0, |r| r.addrs.len().min(1));
                         for answers in answer_seqs(holders, false) {
                             let mut s2 = s.clone();
                             stats.explored += 1;
-                            if let Some(d2) = apply_replica(&mut s2, cfg, name, &rep2, v, None, &answers)
+                            if let Some(d2) =
+                                apply_replica(&mut s2, cfg, name, &rep2, v, None, &answers)
                             {
                                 let mut p = path.clone();
                                 p.push(RStep::Replica(Box::new(d2)));
@@ -971,7 +1015,9 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
         match st {
             RStep::Client(d, b, a) => {
                 rules_of(d, &mut rules);
-                if b.as_deref().is_some_and(|b| !b.contains("/me[")) && a.as_deref().is_some_and(|a| a.contains("/me[")) {
+                if b.as_deref().is_some_and(|b| !b.contains("/me["))
+                    && a.as_deref().is_some_and(|a| a.contains("/me["))
+                {
                     rules.insert("WINSRA-3.1.1.2-TAKE-OWNERSHIP");
                 }
             }
@@ -979,6 +1025,11 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                 &d.decision,
                 d.before.as_deref().unwrap_or(""),
                 d.answers.last().map(|a| a.1),
+                (
+                    d.after.as_deref().unwrap_or(""),
+                    d.after.as_deref().map_or(0, |a| a.matches('@').count()),
+                    d.rep.addrs.len(),
+                ),
                 &mut rules,
             ),
             RStep::During(d) => {
@@ -988,6 +1039,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     &d.decision,
                     d.before.as_deref().unwrap_or(""),
                     None,
+                    ("", 0, 0),
                     &mut rules,
                 );
             }
@@ -1082,18 +1134,14 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     let (op, group) = match act {
                         Act::Release => (
                             "release",
-                            d.before
-                                .as_deref()
-                                .is_some_and(|b| b.starts_with("Group") || b.starts_with("Special")),
+                            d.before.as_deref().is_some_and(|b| {
+                                b.starts_with("Group") || b.starts_with("Special")
+                            }),
                         ),
                         _ => ("register", false),
                     };
                     let _ = writeln!(t, "{}", send_line(op, name, group, m, None, None));
-                    let _ = writeln!(
-                        t,
-                        "{}",
-                        expect_line(&d.mid_out, m, (m, group), "", 0)
-                    );
+                    let _ = writeln!(t, "{}", expect_line(&d.mid_out, m, (m, group), "", 0));
                 }
                 for (h, a) in &d.answers {
                     let (reply, addrs) = match a {
@@ -1101,6 +1149,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                         RAnswer::ClaimReplica | RAnswer::ClaimBoth => ("claim", Some(())),
                         RAnswer::Release => ("release", None),
                         RAnswer::Silent => ("silent", None),
+                        RAnswer::Stray => ("claim", None),
                     };
                     let addr = match addrs {
                         None => String::new(),
@@ -1117,14 +1166,23 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     } else {
                         String::new()
                     };
+                    let stray = if *a == RAnswer::Stray {
+                        format!(" stray=client{}", stray_of(*h))
+                    } else {
+                        String::new()
+                    };
                     let _ = writeln!(
                         t,
-                        "challenge to=client{h} name={name} reply={reply}{addr} timeout=10s{after}"
+                        "challenge to=client{h} name={name} reply={reply}{addr}{stray} timeout=10s{after}"
                     );
                 }
                 if d.timed_out {
                     // The reference decides when the last holder's wait runs out (3 s).
                     let _ = writeln!(t, "wait      for=4s");
+                } else if !d.answers.is_empty() {
+                    // A target may decide after its push ended (the AD DC's challenge runs
+                    // on its own): the answer has a second to take effect.
+                    let _ = writeln!(t, "wait      for=1s");
                 }
                 let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
                 let _ = writeln!(
@@ -1144,9 +1202,7 @@ fn answer_addrs(d: &RDone, h: u8, a: RAnswer) -> Vec<u8> {
     let replica: Vec<u8> = d.rep.addrs.iter().map(|p| p.0).collect();
     let mut v = match a {
         RAnswer::ClaimReplica => replica,
-        _ => {
-            [d.before_addrs.clone(), replica].concat()
-        }
+        _ => [d.before_addrs.clone(), replica].concat(),
     };
     v.push(h);
     v.sort();
@@ -1158,6 +1214,7 @@ fn replica_rules(
     decision: &str,
     before: &str,
     last: Option<RAnswer>,
+    (after, after_len, rep_len): (&str, usize, usize),
     rules: &mut BTreeSet<&'static str>,
 ) {
     rules.insert("WINSRA-2.2.8-UPDATE-TRIGGERS-PULL");
@@ -1195,11 +1252,17 @@ fn replica_rules(
         }
         "Challenge" => {
             rules.insert("WINSRA-3.2.5.5-OWNED-CHALLENGE");
-            rules.insert(match last {
-                Some(RAnswer::ClaimBoth) => "WINSRA-3.2.5.5-CHALLENGE-MHOMED-MERGE",
-                Some(RAnswer::Claim | RAnswer::ClaimReplica) => "WINSRA-3.2.5.5-CHALLENGE-KEEPS",
-                _ => "WINSRA-3.2.5.5-CHALLENGE-REPLACES",
-            });
+            if last.is_some() {
+                // By what became of the record: still ours (kept), the replica's owner's
+                // with more addresses than the replica (merged), or the replica.
+                rules.insert(if after.contains("/me[") {
+                    "WINSRA-3.2.5.5-CHALLENGE-KEEPS"
+                } else if after.starts_with("Multihomed") && after_len > rep_len {
+                    "WINSRA-3.2.5.5-CHALLENGE-MHOMED-MERGE"
+                } else {
+                    "WINSRA-3.2.5.5-CHALLENGE-REPLACES"
+                });
+            }
         }
         _ => {}
     }

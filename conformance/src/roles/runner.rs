@@ -294,6 +294,15 @@ fn run_inner(
                 .unwrap_or(start);
                 first_from.iter_mut().for_each(|f| *f = None);
                 if let Err(f) = challenge(net, listener, target, c, since, limit) {
+                    // No query because the push that was to bring it about failed: that
+                    // failure is the script's.
+                    for (line, p) in std::mem::take(&mut pushes) {
+                        if p.is_finished() {
+                            if let Ok(Err(e)) = p.join() {
+                                return replica_failure(line, e);
+                            }
+                        }
+                    }
                     return fail(f.0, c.describe(), f.1);
                 }
             }
@@ -624,6 +633,38 @@ fn challenge(
             addr,
         })
         .collect();
+    if let Some(stray) = c.stray {
+        // An answer from an address the target did not ask, with the query's id.
+        let other = [NbEntry {
+            flags: NbFlags::new(false, NodeType::H),
+            addr: net.client_addrs()[stray.0],
+        }];
+        let answer = Repr {
+            id: q.id,
+            flags: Flags {
+                response: true,
+                opcode: Opcode::Query,
+                authoritative: true,
+                recursion_desired: q.flags.recursion_desired,
+                rcode: Rcode::NoError,
+                ..Flags::default()
+            },
+            question: None,
+            answer: Some(Record {
+                name: question.name,
+                class: CLASS_IN,
+                ttl: c.ttl,
+                rdata: RData::Nb(List::Items(&other)),
+            }),
+            authority: None,
+            additional: None,
+        };
+        let mut buf = vec![0u8; answer.buffer_len(Compression::None)];
+        if answer.emit(&mut buf, Compression::None).is_ok() {
+            net.send(stray.0, query.from, &buf)
+                .map_err(|e| (format!("cannot send the stray answer: {e}"), String::new()))?;
+        }
+    }
     let (rcode, rdata) = match c.reply {
         ChallengeReply::Silent => return Ok(()),
         ChallengeReply::Claim => (Rcode::NoError, RData::Nb(List::Items(&entries))),

@@ -212,7 +212,7 @@ impl Directive {
             Directive::Expect => EXPECT_FIELDS,
             Directive::ExpectNone => &["to", "within", "name"],
             Directive::Challenge => &[
-                "to", "name", "reply", "timeout", "ttl", "addr", "optional", "after",
+                "to", "name", "reply", "timeout", "ttl", "addr", "optional", "after", "stray",
             ],
             Directive::Wait => &["for"],
             Directive::Client => &["start", "stop", "nics", "wins"],

@@ -183,6 +183,9 @@ pub struct Challenge {
     /// script's previous `challenge` step (`after=clientN`; default: after the script's last
     /// request): for a challenge with other requests sent while it runs.
     pub after: Option<Client>,
+    /// Before the reply, a positive answer with the query's transaction id from this other
+    /// client's socket (`stray=clientN`): an answer from an address the target did not ask.
+    pub stray: Option<Client>,
 }
 
 /// Client role: start or stop the client under test.
@@ -809,6 +812,7 @@ fn instantiate(
                     addrs: fs.parsed("addr", parse_addrs)?,
                     optional: fs.flag("optional")?.unwrap_or(false),
                     after: fs.client("after")?,
+                    stray: fs.client("stray")?,
                 })
             }
             Directive::Wait => {
