@@ -58,7 +58,7 @@ impl EmbeddedServer {
         )
     }
 
-    /// [`EmbeddedServer::start`] with WINS replication on (a free TCP port of
+    /// [`EmbeddedServer::start`] (the same [`test_config`]) with WINS replication on (a free TCP port of
     /// [`EMBEDDED_ADDR`]) and `partners` (port 42 of each) as its only partners; it pulls
     /// from them only when they push to it, and never notifies them (no pull schedule, no
     /// push).
@@ -66,9 +66,7 @@ impl EmbeddedServer {
         challenge_port: u16,
         partners: &[Ipv4Addr],
     ) -> io::Result<EmbeddedServer> {
-        let mut cfg = PacketConfig::new(EMBEDDED_NAME, EMBEDDED_ADDR);
-        cfg.challenge_port = challenge_port;
-        let mut wins = WinsServerConfig::new(cfg);
+        let mut wins = WinsServerConfig::new(test_config(challenge_port));
         let mut service = crate::replication::ReplicationConfig::new(EMBEDDED_ADDR);
         service.bind = SocketAddrV4::new(EMBEDDED_ADDR, 0);
         service.partners = partners

@@ -236,7 +236,7 @@ fn apply_replica(
     let mut mid_out = Vec::new();
     if let Some((c, act)) = mid {
         s.pending_for(&name)?;
-        s.handle(cfg, 0, c, MID_XID, request(name, c, act), &mut mid_out);
+        s.handle(cfg, 0, c, MID_XID, request(name, c, act, TTL), &mut mid_out);
     }
     let mut done = Vec::new();
     let mut timed_out = false;
@@ -334,7 +334,14 @@ fn apply_during(
     let before = owned(s, name, Some(rep.owner));
     let holders = s.record(&name).map_or(0, |r| r.addrs.len());
     let mut out = Vec::new();
-    s.handle(cfg, 0, client, XID, request(name, client, act), &mut out);
+    s.handle(
+        cfg,
+        0,
+        client,
+        XID,
+        request(name, client, act, TTL),
+        &mut out,
+    );
     s.pending_for(&name)?;
     let rec = model_record(name, rep, version, cfg);
     let decision = match s.record(&name) {
@@ -576,7 +583,7 @@ struct Prefix {
 
 fn client_step(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> RStep {
     let b = owned(s, name, None);
-    let d = apply(s, cfg, name, step);
+    let d = apply(s, cfg, name, step, 0);
     let a = owned(s, name, None);
     RStep::Client(Box::new(d), b, a)
 }
@@ -585,6 +592,7 @@ fn prefixes(cfg: &ServerConfig, name: u8) -> Vec<Prefix> {
     let step = |client, act, answers: Vec<(u8, Answer)>| Step {
         client,
         act,
+        ttl: TTL,
         addr: None,
         mid: None,
         answers,
@@ -795,7 +803,14 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                 for act in [Act::RegUnique, Act::RegMultihomed] {
                     let mut probe = prefix.server.clone();
                     let mut out = Vec::new();
-                    probe.handle(cfg, 0, client, XID, request(name, client, act), &mut out);
+                    probe.handle(
+                        cfg,
+                        0,
+                        client,
+                        XID,
+                        request(name, client, act, TTL),
+                        &mut out,
+                    );
                     let holders = challenged(&out);
                     if holders.is_empty() || holders.iter().any(|h| *h > 3) {
                         continue;
@@ -885,7 +900,14 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                         for act in AFTER_ACTS {
                             let mut probe = s.clone();
                             let mut out = Vec::new();
-                            probe.handle(cfg, 0, client, XID, request(name, client, act), &mut out);
+                            probe.handle(
+                                cfg,
+                                0,
+                                client,
+                                XID,
+                                request(name, client, act, TTL),
+                                &mut out,
+                            );
                             let holders = challenged(&out);
                             if holders.iter().any(|h| *h > 3) {
                                 continue;
@@ -896,6 +918,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                                 let step = Step {
                                     client,
                                     act,
+                                    ttl: TTL,
                                     addr: None,
                                     mid: None,
                                     answers,
@@ -1090,7 +1113,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     Act::RegMultihomed => ("multihomed", false),
                     _ => ("register", false),
                 };
-                let _ = writeln!(t, "{}", send_line(op, name, group, c, None, None));
+                let _ = writeln!(t, "{}", send_line(op, name, group, (c, TTL), None, None));
                 // The request's WACK first: the target has started its challenge.
                 let _ = writeln!(t, "expect    to=client{c} wack-only");
                 let _ = writeln!(t, "{}", rep_line(&d.rep, name, false));
@@ -1140,7 +1163,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                         ),
                         _ => ("register", false),
                     };
-                    let _ = writeln!(t, "{}", send_line(op, name, group, m, None, None));
+                    let _ = writeln!(t, "{}", send_line(op, name, group, (m, TTL), None, None));
                     let _ = writeln!(t, "{}", expect_line(&d.mid_out, m, (m, group), "", 0));
                 }
                 for (h, a) in &d.answers {
