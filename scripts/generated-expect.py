@@ -70,7 +70,7 @@ CAUSES = [
      "replicate), and 3.2.5.5 only keeps a stored static record against a dynamic "
      "replica (WINSRA-3.2.5.5-STATIC-KEPT); nothing refuses an incoming one: the model "
      "stores it like any replica."),
-    (("addc",), r"client\d releases during the challenge, client\d Claim.*\|\| (rcode: expected OK, got NAM_ERR|addresses: expected)", "expected",
+    (("addc",), r"client\d releases during the challenge, client\d (Claim|Stray).*\|\| (rcode: expected OK, got NAM_ERR|addresses: expected)", "expected",
      "the holder releases during the replica challenge, then claims: the AD DC keeps what the release left",
      "Samba's replica challenge (r_do_challenge_handler) decides by the holder's claim "
      "against the record as it was when the challenge started: a claim keeps the local "
@@ -80,6 +80,15 @@ CAUSES = [
      "released record is replaced by an active replica (WINSRA-3.2.5.5-INACTIVE-REPLACED), "
      "an owned one whose addresses the replica all lists too "
      "(WINSRA-3.2.5.5-OWNED-SUBSET), so the replica's addresses resolve."),
+    (("addc",), r"pushes Active Unique [^;]*, client\d Silent, client\d Release.*\|\| addresses: expected", "addresses: expected",
+     "the first holder stays silent, the next one denies: the AD DC keeps its multihomed record",
+     "Observed: when the AD DC's replica challenge gets no answer from the record's first "
+     "address and NAM_ERR from the next one, it keeps its own record. The model asks the "
+     "addresses one at a time as Samba's wins_challenge does, passes over the silent one "
+     "and takes the NAM_ERR as gone: the replica replaces the record "
+     "(WINSRA-3.2.5.5-CHALLENGE-REPLACES; Samba's own r_do_challenge_handler replaces on "
+     "a timeout or OBJECT_NAME_NOT_FOUND); what the AD DC's challenge returns in this case "
+     "was not isolated."),
     (("addc",), r"client\d registers unique during the challenge.*\|\| no reply within", "no reply within",
      "a registration while the target's replica challenge for the name runs: no answer in the wait",
      "The AD DC's replica challenge runs beside its NBNS service (an IRPC to nbtd), so a "

@@ -519,6 +519,14 @@ fn alphabet(name: u8) -> Vec<Rep> {
             // partner1's in partner2's record.
             rep(P1, SpecialGroup, Active, &[(1, ME), (2, P1)], false),
             rep(P2, SpecialGroup, Active, &[(2, P1)], false),
+            // A full list of other hosts' members: a merge keeps it to the limit.
+            Rep {
+                owner: P2,
+                kind: SpecialGroup,
+                state: Active,
+                addrs: (0..25).map(|i| (OTHER + i, P2)).collect(),
+                is_static: false,
+            },
             rep(P1, SpecialGroup, Active, &[], false),
             rep(P1, SpecialGroup, Tombstone, &[(2, P1)], false),
             rep(P2, SpecialGroup, Active, &[(2, P2)], false),
