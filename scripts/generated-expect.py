@@ -89,6 +89,16 @@ CAUSES = [
      "(WINSRA-3.2.5.5-CHALLENGE-REPLACES; Samba's own r_do_challenge_handler replaces on "
      "a timeout or OBJECT_NAME_NOT_FOUND); what the AD DC's challenge returns in this case "
      "was not isolated."),
+    (("addc",), r"SpecialGroup [^;]*192\.0\.2\.34.*\|\| addresses: expected", "addresses: expected",
+     "a special group merge past the 25-member limit: other members kept",
+     "When a merge of two special groups gives more than 25 members, the AD DC "
+     "(r_do_sgroup_merge: the stored members first, then the replica's, the list "
+     "capped) keeps the target's own member and drops one of the partner's; the model "
+     "keeps the replica's members with their owners first and fills up with the stored "
+     "ones not owned by the replica's owner, so a stored member is the one left out "
+     "(WINSRA-3.2.5.5-SGROUP-MERGE says the union; MS-NBTE 3.2.5.1's limit of 25 orders "
+     "registrations only, the oldest member goes; no document orders a merge past the "
+     "limit)."),
     (("addc",), r"client\d registers unique during the challenge.*\|\| no reply within", "no reply within",
      "a registration while the target's replica challenge for the name runs: no answer in the wait",
      "The AD DC's replica challenge runs beside its NBNS service (an IRPC to nbtd), so a "

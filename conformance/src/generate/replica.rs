@@ -904,6 +904,25 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                             }
                         }
                     }
+                    // A partner's tombstone runs out here as the owner's would (its
+                    // extinction timeout): time passes.
+                    if s.record(&name)
+                        .is_some_and(|r| r.state == RecState::Tombstone && r.owner != ME)
+                    {
+                        let mut s2 = s.clone();
+                        stats.explored += 1;
+                        let step = Step {
+                            client: 1,
+                            act: Act::Wait,
+                            ttl: TTL,
+                            addr: None,
+                            mid: None,
+                            answers: Vec::new(),
+                        };
+                        let mut p = path.clone();
+                        p.push(client_step(&mut s2, cfg, name, &step));
+                        emit(&p);
+                    }
                     for client in 1..=3 {
                         for act in AFTER_ACTS {
                             let mut probe = s.clone();
@@ -1002,7 +1021,11 @@ fn rep_story(rep: &Rep) -> String {
 /// its header.
 fn client_lines(d: &Done, name: &str) -> String {
     let t = super::script_text(std::slice::from_ref(d), name, "", None);
-    let at = t.find("\nsend").expect("a client step sends");
+    let at = ["\nsend", "\nwait"]
+        .iter()
+        .filter_map(|w| t.find(w))
+        .min()
+        .expect("a client step sends or waits");
     t[at + 1..].to_string()
 }
 
