@@ -99,6 +99,12 @@ CAUSES = [
      "(WINSRA-3.2.5.5-SGROUP-MERGE says the union; MS-NBTE 3.2.5.1's limit of 25 orders "
      "registrations only, the oldest member goes; no document orders a merge past the "
      "limit)."),
+    (("addc",), r"pushes Tombstone [^;]*; client\d waits.*\|\| rcode: expected NAM_ERR, got OK", "expected NAM_ERR, got OK",
+     "a partner's tombstone normal group is still answered after its extinction timeout",
+     "The AD DC deletes records at its periodic scavenging (wreplsrv, minutes apart), not "
+     "when their time runs out, and answers a normal group in any state until then. The "
+     "model deletes a tombstone when its extinction timeout ends (the embedded target's "
+     "4 s; MS-WINSRA 3.1.6, WINSRA-3.1.6-TOMBSTONE-DELETED), and the name is unknown."),
     (("addc",), r"client\d registers unique during the challenge.*\|\| no reply within", "no reply within",
      "a registration while the target's replica challenge for the name runs: no answer in the wait",
      "The AD DC's replica challenge runs beside its NBNS service (an IRPC to nbtd), so a "
