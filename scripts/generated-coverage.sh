@@ -97,8 +97,8 @@ for b in f["branches"]:
     counts[tuple(b[:4])][0] += b[4]
     counts[tuple(b[:4])][1] += b[5]
 
-REQUEST = {"handle", "register", "challenge_answer", "decide", "challenge_timeout", "domain_controllers",
-           "refresh", "release", "on_timer"}
+REQUEST = {"handle", "register", "challenge_answer", "decide", "decide_challenge", "challenge_timeout",
+           "domain_controllers", "refresh", "release", "on_timer"}
 # Branch outcomes no generated script reaches: (function, condition text, outcome) -> why.
 # (Replication is scripted: the `replica` steps push partners' records, see
 # conformance/src/generate/replica.rs.)
@@ -118,6 +118,9 @@ UNREACHABLE = {
     ("challenge_for_replica", "Some(rec)", "false"): "defensive: called only on a conflict with an existing record",
     ("challenge_for_replica", "Some(&a)", "false"): "defensive: a record the rules challenge is an active unique or multihomed one, which has an address",
     ("finish_replica_challenge", "Some(existing)", "false"): "defensive: a record is deleted only by scavenging a tombstone, and a challenged record is active",
+    ("scavenge", "Some(mut rec)", "false"): "defensive: the timers scavenge the names whose records are due",
+    ("scavenge", "rec.is_static", "true"): "static records never run out (the reference's own names; a partner's static replica is active, and active replicas do not age here)",
+    ("scavenge", "rec.owner == me", "false"): "an active replica never runs out here: its owner replicates its end (a partner's tombstone, scripted, takes the tombstone arm)",
 }
 def why(fn, code, miss):
     for key in ((fn, code, miss), (fn, code, "*")):
