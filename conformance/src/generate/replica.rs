@@ -1235,8 +1235,8 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     let _ = writeln!(t, "wait      for=4s");
                 } else if !d.answers.is_empty() {
                     // A target may decide after its push ended (the AD DC's challenge runs
-                    // on its own): the answer has a second to take effect.
-                    let _ = writeln!(t, "wait      for=1s");
+                    // on its own): the answer has two seconds to take effect.
+                    let _ = writeln!(t, "wait      for=2s");
                 }
                 let _ = writeln!(t, "send      op=query name={name} from=client{OBSERVER}");
                 let _ = writeln!(
