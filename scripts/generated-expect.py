@@ -80,15 +80,6 @@ CAUSES = [
      "released record is replaced by an active replica (WINSRA-3.2.5.5-INACTIVE-REPLACED), "
      "an owned one whose addresses the replica all lists too "
      "(WINSRA-3.2.5.5-OWNED-SUBSET), so the replica's addresses resolve."),
-    (("addc",), r"pushes Active Unique [^;]*, client\d Silent, client\d Release.*\|\| addresses: expected", "addresses: expected",
-     "the first holder stays silent, the next one denies: the AD DC keeps its multihomed record",
-     "Observed: when the AD DC's replica challenge gets no answer from the record's first "
-     "address and NAM_ERR from the next one, it keeps its own record. The model asks the "
-     "addresses one at a time as Samba's wins_challenge does, passes over the silent one "
-     "and takes the NAM_ERR as gone: the replica replaces the record "
-     "(WINSRA-3.2.5.5-CHALLENGE-REPLACES; Samba's own r_do_challenge_handler replaces on "
-     "a timeout or OBJECT_NAME_NOT_FOUND); what the AD DC's challenge returns in this case "
-     "was not isolated."),
     (("addc",), r"SpecialGroup [^;]*192\.0\.2\.34.*\|\| addresses: expected", "addresses: expected",
      "a special group merge past the 25-member limit: other members kept",
      "When a merge of two special groups gives more than 25 members, the AD DC "

@@ -529,6 +529,9 @@ fn alphabet(name: u8) -> Vec<Rep> {
             },
             rep(P1, SpecialGroup, Active, &[], false),
             rep(P1, SpecialGroup, Tombstone, &[(2, P1)], false),
+            // A unique <1C>: no registration makes one (refused as a type), a partner's
+            // replica does; a group registration over it challenges its holder.
+            rep(P1, Unique, Active, &[(2, P1)], false),
             rep(P2, SpecialGroup, Active, &[(2, P2)], false),
             rep(P2, SpecialGroup, Active, &[(1, P2), (2, P2)], false),
             rep(P1, SpecialGroup, Active, &[(2, P1)], true),
