@@ -243,6 +243,13 @@ CAUSES = [
      "nmbd answers a <1C> query with the special group's members alone; Windows WINS "
      "(Prepend1BTo1CQueries, on by default) and the AD DC (nbtd:wins_prepend1Bto1Cqueries) "
      "put the address of the active <1B> first (IMPL-1C-PREPEND-1B), as the model does."),
+    (("addc",), r"with 25 members, the <1B> holder first.*\|\| addresses: expected", "addresses: expected",
+     "a full <1C> answer with the <1B> holder: the AD DC leaves out the oldest member",
+     "With a <1B> holder that is not a member and 25 members, 26 addresses compete for 25 "
+     "places: the AD DC lists the members newest first and leaves out the oldest (the "
+     "script registers it 2 s before the others), the model keeps its members in address "
+     "order and leaves out the last. MS-NBTE 3.2.1 and Prepend1BTo1CQueries say 25 at most "
+     "with the <1B> holder first, both do that; which member gives way is not specified."),
     (("addc",), r"a released <1B> is not listed.*\|\| addresses: expected", "addresses: expected",
      "a released <1B>'s address is still put first in a <1C> answer",
      "The AD DC takes the <1B> record in any state when it prepends its address "
@@ -255,6 +262,13 @@ CAUSES = [
      "nmbd drops every address of a multihomed record when one NIC releases "
      "(KB Q184832's bug in reverse); MS-NBTE 3.2.5.3 removes only that address."),
 ]
+
+
+# Scripts whose target answer races (two observations seen in full runs, both listed as
+# alternatives): (kind, script) -> the other observation.
+RACES = {
+    ("addc", "rep/r00-d3-0382"): "addresses: expected 127.0.0.3, got 127.0.0.3,127.0.0.4",
+}
 
 
 def mismatch(s):
@@ -314,6 +328,10 @@ def main():
         for name, observed in sorted(scripts):
             out.append(name)
             out.append(f"    observed: {observed}")
+            if (kind, name) in RACES:
+                # A replica pushed during a registration's challenge: which one the AD DC
+                # takes first depends on timing.
+                out.append(f"    observed: {RACES[(kind, name)]}")
             out.append(f"    reason: {reason}")
         out.append("")
     open(f"conformance/expect/{kind}-generated.expect", "w").write("\n".join(out))

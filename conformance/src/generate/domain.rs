@@ -90,12 +90,20 @@ pub(super) fn scripts(cfg: &ServerConfig) -> Vec<Generated> {
         .map(|(stem, story, reqs)| {
             let mut s = S::new(ME);
             let mut body = String::new();
-            for r in &reqs {
+            // The full group's first member is older than the others by a wait (which member
+            // a server leaves out of a full answer may depend on age).
+            let wait_after_first = reqs.len() > cfg.special_group_max;
+            for (i, r) in reqs.iter().enumerate() {
                 let mut out: Out = Vec::new();
                 let addr = r.addr.unwrap_or(r.client);
+                let now = if wait_after_first && i > 0 {
+                    super::OLDEST_FIRST
+                } else {
+                    0
+                };
                 s.handle(
                     cfg,
-                    0,
+                    now,
                     r.client,
                     XID,
                     request(r.name, addr, r.act, TTL),
@@ -117,13 +125,21 @@ pub(super) fn scripts(cfg: &ServerConfig) -> Vec<Generated> {
                     "{}",
                     expect_line(&out, r.client, (addr, group), "", 0)
                 );
+                if wait_after_first && i == 0 {
+                    let _ = writeln!(body, "wait      for={}s", super::OLDEST_FIRST);
+                }
             }
             let mut q = Vec::new();
             let query = Packet::Query {
                 name: DCS,
                 broadcast: false,
             };
-            s.handle(cfg, 0, OBSERVER, XID, query, &mut q);
+            let end = if wait_after_first {
+                super::OLDEST_FIRST
+            } else {
+                0
+            };
+            s.handle(cfg, end, OBSERVER, XID, query, &mut q);
             let answer = &q[0].packet;
             // The order is promised only for the `<1B>` holder (members come in any order).
             let first = match answer {

@@ -797,12 +797,20 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                 mid: None,
                 answers: Vec::new(),
             };
-            apply(&mut s, &cfg, 0x1c, &step, 0)
+            // The first member 2 s before the others: unambiguously the oldest, also for a
+            // server keeping whole seconds and a run that crosses a second.
+            apply(
+                &mut s,
+                &cfg,
+                0x1c,
+                &step,
+                if i == 0 { 0 } else { OLDEST_FIRST },
+            )
         })
         .collect();
     scripts.push(Generated {
         path: "n1c/full.nbt".into(),
-        text: script_text(&full, "{N}<1c>", "1c-full", None),
+        text: oldest_first(script_text(&full, "{N}<1c>", "1c-full", None)),
     });
     stats.distinct += 1;
     let domain = domain::scripts(&cfg);
@@ -812,6 +820,29 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
     stats.step_signatures = steps_seen.len();
     scripts.sort_by(|a, b| a.path.cmp(&b.path));
     (scripts, stats)
+}
+
+/// Seconds between a full special group's first member and the others.
+const OLDEST_FIRST: u64 = 2;
+
+/// A script whose first member registration (the first `send` with `group`) is followed,
+/// after its answer and the query after it, by a wait of [`OLDEST_FIRST`] seconds.
+fn oldest_first(text: String) -> String {
+    let mut out = String::new();
+    let mut sends = 0;
+    let mut waited = false;
+    for line in text.lines() {
+        if line.starts_with("send") && line.contains(" group") {
+            sends += 1;
+            if sends == 2 && !waited {
+                let _ = writeln!(out, "wait      for={OLDEST_FIRST}s");
+                waited = true;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Model addresses from here on are hosts that are not the runner's clients (the scripts
