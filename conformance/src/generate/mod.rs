@@ -322,27 +322,7 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step, now: u64) -> Done
         s.handle(cfg, now, m.client, xid, p, &mut mid_out);
     }
     for &(holder, answer) in &step.answers {
-        let (rcode, addrs) = match answer {
-            Answer::Claim => (Rcode::Ok, vec![holder]),
-            Answer::ClaimWithRequester => {
-                let mut v = vec![holder, step.client];
-                v.sort();
-                (Rcode::Ok, v)
-            }
-            Answer::Release => (Rcode::NamErr, vec![]),
-            Answer::Silent => continue,
-        };
-        let resp = Packet::Response {
-            op: Opcode::Query,
-            name,
-            rcode,
-            ttl: TTL,
-            group: false,
-            addrs: AddrList::from(addrs),
-        };
-        // The answer carries the challenge's id, as a holder's answer does.
-        let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
-        s.handle(cfg, now, holder, qxid, resp, &mut out);
+        answer_challenge(s, cfg, now, name, (holder, answer), step.client, &mut out);
     }
     let timed_out = s.pending_for(&name).is_some();
     if timed_out {
@@ -376,6 +356,40 @@ fn apply(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step, now: u64) -> Done
         now,
         waited,
     }
+}
+
+/// Feeds `holder`'s `answer` to the challenge running for `name` (nothing for silence); a
+/// claim with the requester lists `requester`'s address too.
+fn answer_challenge(
+    s: &mut S,
+    cfg: &ServerConfig,
+    now: u64,
+    name: u8,
+    (holder, answer): (u8, Answer),
+    requester: u8,
+    out: &mut Out,
+) {
+    let (rcode, addrs) = match answer {
+        Answer::Claim => (Rcode::Ok, vec![holder]),
+        Answer::ClaimWithRequester => {
+            let mut v = vec![holder, requester];
+            v.sort();
+            (Rcode::Ok, v)
+        }
+        Answer::Release => (Rcode::NamErr, vec![]),
+        Answer::Silent => return,
+    };
+    let resp = Packet::Response {
+        op: Opcode::Query,
+        name,
+        rcode,
+        ttl: TTL,
+        group: false,
+        addrs: AddrList::from(addrs),
+    };
+    // The answer carries the challenge's id, as a holder's answer does.
+    let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
+    s.handle(cfg, now, holder, qxid, resp, out);
 }
 
 /// Every way the holders `holders` may answer a challenge of `act`.

@@ -356,27 +356,8 @@ fn apply_during(
     if rep_out.iter().any(|o| o.to > 3) {
         return None;
     }
-    for &(holder, answer) in answers {
-        let (rcode, addrs) = match answer {
-            Answer::Claim => (Rcode::Ok, vec![holder]),
-            Answer::ClaimWithRequester => {
-                let mut v = vec![holder, client];
-                v.sort();
-                (Rcode::Ok, v)
-            }
-            Answer::Release => (Rcode::NamErr, vec![]),
-            Answer::Silent => continue,
-        };
-        let resp = Packet::Response {
-            op: Opcode::Query,
-            name,
-            rcode,
-            ttl: TTL,
-            group: false,
-            addrs: AddrList::from(addrs),
-        };
-        let qxid = s.pending_for(&name).map_or(0, |p| p.qxid);
-        s.handle(cfg, 0, holder, qxid, resp, &mut out);
+    for &a in answers {
+        super::answer_challenge(s, cfg, 0, name, a, client, &mut out);
     }
     let timed_out = s.pending_for(&name).is_some();
     if timed_out {
