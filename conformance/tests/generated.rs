@@ -89,6 +89,79 @@ fn reference_target_passes_every_generated_script() {
     );
 }
 
+/// The replica scripts catch the server's KB bugs on the wire: against the reference with a
+/// bug switched on (`run --kb-bug`) some scripts fail, and every one that fails is about
+/// what the bug concerns. Q164016: a multihomed registration over a static record is refused
+/// at once (fixed: its holder is challenged). Q135277: an active multihomed replica does not
+/// replace a multihomed record of another owner.
+#[test]
+fn reference_with_a_server_kb_bug_fails_the_scripts_about_it() {
+    let lib = repo().join("conformance/scripts-generated/rep");
+    // Active multihomed replicas of two owners.
+    let multihomed_replicas = |t: &str| {
+        let owners: std::collections::BTreeSet<&str> = t
+            .lines()
+            .filter(|l| {
+                l.starts_with("replica")
+                    && l.contains(" kind=multihomed")
+                    && l.contains(" state=active")
+            })
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("owner=")))
+            .collect();
+        owners.len() >= 2
+    };
+    // A multihomed registration over a static replica.
+    let static_then_multihomed = |t: &str| {
+        t.lines()
+            .any(|l| l.starts_with("replica") && l.split_whitespace().any(|w| w == "static"))
+            && t.lines().any(|l| l.starts_with("send      op=multihomed"))
+    };
+    type Concerns<'a> = &'a dyn Fn(&str) -> bool;
+    let cases: [(&str, Concerns); 2] = [
+        ("Q164016", &static_then_multihomed),
+        ("Q135277", &multihomed_replicas),
+    ];
+    for (bug, concerns) in cases {
+        let json = std::env::temp_dir().join(format!("nbnsv-kb-{bug}-{}.json", std::process::id()));
+        let out = Command::new(bin())
+            .args(["run", "--quiet", "--jobs", "16", "--kb-bug", bug, "--json"])
+            .arg(&json)
+            .arg(&lib)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "with KB {bug} switched on, the replica scripts must fail where it shows\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&json);
+        let failed: Vec<&str> = report["scripts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["counts_as_failure"] == true)
+            .map(|s| s["script"].as_str().unwrap())
+            .collect();
+        assert!(!failed.is_empty(), "{bug}: nothing failed\n{stdout}");
+        for name in &failed {
+            // Names are relative to the directory run.
+            let text = std::fs::read_to_string(lib.join(format!("{name}.nbt"))).unwrap();
+            assert!(
+                concerns(&text),
+                "{bug}: {name} failed, but the bug does not concern it\n{stdout}"
+            );
+        }
+        eprintln!(
+            "KB {bug} switched on: {} replica scripts catch it",
+            failed.len()
+        );
+    }
+}
+
 /// Runs the generated library against a Samba server with its expectations file: every
 /// script passes or fails exactly as listed (a listed script that passes, or fails
 /// differently, fails the run), and every listed deviation has a cause.

@@ -756,8 +756,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         self.pending.insert(at, p);
     }
 
-    /// Starts a replication challenge: queries the holder addresses of the record for
-    /// `replica.name` one at a time, as Samba's `wins_challenge` does (Windows too, by its
+    /// Starts a replication challenge: queries `holders`, the addresses of the record the
+    /// replica conflicts with (the caller has it at hand), one at a time, as Samba's `wins_challenge` does (Windows too, by its
     /// torture suite): the first address now, the next one only when this one stays silent
     /// for `challenge_wait` ([`Server::challenge_timeout`]). The first answer decides through
     /// [`crate::conflict::after_challenge`]: a positive one with the addresses it lists, a
@@ -769,15 +769,13 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         cfg: &ServerConfig,
         now: Time,
         replica: Record<N, A>,
+        holders: AddrList<A>,
         out: &mut Vec<Send<N, A>>,
     ) -> bool {
         if self.pending_for(&replica.name).is_some() {
             return false;
         }
-        let Some(rec) = self.record(&replica.name) else {
-            return false;
-        };
-        let waiting = rec.addrs.clone();
+        let waiting = holders;
         let qxid = self.fresh_challenge_xid();
         if let Some(&a) = waiting.first() {
             out.push(Send {
@@ -1290,7 +1288,7 @@ impl<N: NameKey, A: Addr> Server<N, A> {
                 release_demands(&existing.name, existing.node, &existing.addrs, out);
             }
             Decision::Challenge => {
-                self.challenge_for_replica(cfg, now, rec, out);
+                self.challenge_for_replica(cfg, now, rec, existing.addrs, out);
             }
             Decision::MergeSpecialGroup => {
                 // Samba's r_do_sgroup_merge: the replica's members with their owners, plus

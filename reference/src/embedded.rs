@@ -58,15 +58,15 @@ impl EmbeddedServer {
         )
     }
 
-    /// [`EmbeddedServer::start`] (the same [`test_config`]) with WINS replication on (a free TCP port of
-    /// [`EMBEDDED_ADDR`]) and `partners` (port 42 of each) as its only partners; it pulls
-    /// from them only when they push to it, and never notifies them (no pull schedule, no
-    /// push).
+    /// A server configured by `packet` (see [`test_config`]; its address must be
+    /// [`EMBEDDED_ADDR`]) with WINS replication on (a free TCP port of [`EMBEDDED_ADDR`]) and
+    /// `partners` (port 42 of each) as its only partners; it pulls from them only when they
+    /// push to it, and never notifies them (no pull schedule, no push).
     pub fn start_replicating(
-        challenge_port: u16,
+        packet: PacketConfig,
         partners: &[Ipv4Addr],
     ) -> io::Result<EmbeddedServer> {
-        let mut wins = WinsServerConfig::new(test_config(challenge_port));
+        let mut wins = WinsServerConfig::new(packet);
         let mut service = crate::replication::ReplicationConfig::new(EMBEDDED_ADDR);
         service.bind = SocketAddrV4::new(EMBEDDED_ADDR, 0);
         service.partners = partners

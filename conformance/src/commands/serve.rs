@@ -76,10 +76,27 @@ pub struct ServeArgs {
     /// its lowest versions; the puller asks again for the rest).
     #[arg(long, default_value_t = nbns_reference::replication::service::DEFAULT_MAX_REPLY_BYTES, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(4096..=16 * 1024 * 1024))]
     pub wrepl_max_reply: u32,
+    /// MigrateOn (Windows' registry setting of that name): whether a dynamic registration
+    /// may challenge and replace a static unique or multihomed record. With `no`, it is
+    /// refused and the static mapping stays.
+    #[arg(long, value_enum, default_value_t = YesNo::Yes, value_name = "YES|NO")]
+    pub migrate_on: YesNo,
+    /// Switch on the field bug of this KB article, to test clients and tools against a
+    /// server that has it (Q135277: an active multihomed replica of another owner does not
+    /// replace the stored one; Q164016: a static mapping wins over a multihomed
+    /// registration). Repeatable. Never for a real service.
+    #[arg(long = "kb-bug", value_name = "QNNNNNN", value_parser = crate::roles::options::parse_server_bug)]
+    pub kb_bugs: Vec<nbns_model::Bug>,
     /// Most records the database holds; when full, a registration of a new name is refused
     /// with SRV_ERR (existing names still refresh and release; replicas are still taken).
     #[arg(long, default_value_t = nbns_reference::packet_layer::DEFAULT_MAX_RECORDS, value_name = "N")]
     pub max_records: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum YesNo {
+    Yes,
+    No,
 }
 
 fn parse_partner(s: &str) -> Result<SocketAddrV4, String> {
@@ -131,6 +148,11 @@ impl ServeArgs {
         packet.server.min_ttl = secs(self.min_ttl).clamp(1, renew);
         packet.server.tombstone_interval = secs(self.extinction_interval);
         packet.server.tombstone_timeout = secs(self.extinction_timeout);
+        packet.server.migrate_on = self.migrate_on == YesNo::Yes;
+        packet.server.bugs = self
+            .kb_bugs
+            .iter()
+            .fold(nbns_model::Bugs::NONE, |b, &bug| b.with(bug));
         let mut cfg = WinsServerConfig::new(packet);
         cfg.db = self.db.clone();
         if !self.no_wrepl {

@@ -31,6 +31,7 @@
 
 mod domain;
 mod replica;
+mod settings;
 
 use nbns_model::proto::{AddrList, NodeType, Opcode, Packet, Rcode};
 use nbns_model::server::{Kind, RecState, Send, Server, ServerConfig};
@@ -139,7 +140,10 @@ enum MidKind {
     HolderRegister,
     /// A holder registers the name again, multihomed.
     HolderMultihomed,
-    /// A client nobody challenged answers as if challenged (positive, its address).
+    /// A client nobody challenged answers as if challenged (positive, its address): with an
+    /// id of its own, then with the challenge query's (the runner's `challenge stray=`), an
+    /// answer from an address the server did not ask. The model takes the second (the
+    /// first it drops on its id alike).
     Answer,
 }
 
@@ -831,6 +835,7 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
     stats.distinct += domain.len();
     scripts.extend(domain);
     scripts.extend(replica::generate(&cfg, &mut stats));
+    scripts.extend(settings::scripts(&cfg, &mut stats));
     stats.step_signatures = steps_seen.len();
     scripts.sort_by(|a, b| a.path.cmp(&b.path));
     (scripts, stats)
@@ -886,7 +891,7 @@ fn mid_text(m: MidKind) -> &'static str {
         MidKind::Release => "releases",
         MidKind::HolderRegister => "registers unique again",
         MidKind::HolderMultihomed => "registers multihomed again",
-        MidKind::Answer => "answers unasked",
+        MidKind::Answer => "answers the challenge unasked",
     }
 }
 
@@ -1338,6 +1343,9 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                         .collect();
                     let _ = writeln!(t, "{}", expect_line(&second, c, (c, group), "", holders));
                 }
+                // Twice: with an id of its own now, dropped as an answer to nothing; and
+                // with the challenge query's id, which only a client that saw the query
+                // knows, on the first holder's `challenge` line below (`stray=`).
                 MidKind::Answer => {
                     let _ = writeln!(
                         t,
@@ -1382,6 +1390,11 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
                     s.to == m && s.xid == MID_XID && matches!(s.packet, Packet::Response { .. })
                 })
         });
+        let mut stray = d
+            .step
+            .mid
+            .filter(|m| m.kind == MidKind::Answer)
+            .map(|m| format!(" stray=client{}", m.client));
         for (h, a) in &d.step.answers {
             let (reply, addr) = match a {
                 Answer::Claim => ("claim", String::new()),
@@ -1398,7 +1411,8 @@ fn script_text(path: &[Done], name: &str, label: &str, id: Option<u16>) -> Strin
             // came before that request: it is the one after the requester's.
             let _ = writeln!(
                 t,
-                "challenge to=client{h} name={name} reply={reply}{addr} timeout=2s{}",
+                "challenge to=client{h} name={name} reply={reply}{addr}{} timeout=2s{}",
+                stray.take().unwrap_or_default(),
                 if d.step.mid.is_some() {
                     format!(" after=client{c}")
                 } else {

@@ -22,6 +22,7 @@ use super::*;
 use nbns_model::conflict::ConflictCase;
 use nbns_model::proto::Time;
 use nbns_model::record::Record;
+use nbns_model::Bug;
 
 /// Model addresses of the runner's partners (`partner1`, `partner2`): the owners of replicas.
 const P1: u8 = 201;
@@ -37,6 +38,9 @@ struct Rep {
     state: RecState,
     addrs: Vec<(u8, u8)>,
     is_static: bool,
+    /// The push lists the target as an owner too (`target-owner`): it must not pull its own
+    /// records back.
+    target_owner: bool,
 }
 
 /// A challenged holder's answer to the server's replica challenge.
@@ -486,6 +490,7 @@ fn alphabet(name: u8) -> Vec<Rep> {
         state,
         addrs: addrs.to_vec(),
         is_static,
+        target_owner: false,
     };
     use Kind::*;
     use RecState::*;
@@ -507,6 +512,7 @@ fn alphabet(name: u8) -> Vec<Rep> {
                 state: Active,
                 addrs: (0..25).map(|i| (OTHER + i, P2)).collect(),
                 is_static: false,
+                target_owner: false,
             },
             rep(P1, SpecialGroup, Active, &[], false),
             rep(P1, SpecialGroup, Tombstone, &[(2, P1)], false),
@@ -774,8 +780,8 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
         // A path is kept when its last step's behaviour (from the record it met) is new.
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut kept = 0usize;
-        let mut emit = |path: &[RStep]| {
-            let last = coarse(path.last().expect("a step"));
+        let mut emit = |path: &[RStep], bugs: String| {
+            let last = coarse(path.last().expect("a step")) + &bugs;
             if !seen.insert(last.clone()) {
                 return false;
             }
@@ -816,7 +822,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                             {
                                 let mut p = prefix.steps.clone();
                                 p.push(RStep::During(Box::new(d)));
-                                emit(&p);
+                                emit(&p, String::new());
                             }
                         }
                     }
@@ -855,16 +861,20 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                                 ) {
                                     let mut p = prefix.steps.clone();
                                     p.push(RStep::Replica(Box::new(dm)));
-                                    emit(&p);
+                                    emit(&p, String::new());
                                 }
                             }
                         }
                     }
                     let silent = answers.contains(&RAnswer::Silent);
+                    let bugs = bug_key(cfg, &d, |c| {
+                        let mut s = prefix.server.clone();
+                        apply_replica(&mut s, c, name, &rep, 1, None, &answers)
+                    });
                     let mut path: Vec<RStep> = prefix.steps.clone();
                     path.push(RStep::Replica(Box::new(d)));
                     // Extended whether or not it was new: what follows may be.
-                    emit(&path);
+                    emit(&path, bugs);
                     if silent {
                         // Not extended: one challenge timeout a script at most.
                         continue;
@@ -882,9 +892,13 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                             if let Some(d2) =
                                 apply_replica(&mut s2, cfg, name, &rep2, v, None, &answers)
                             {
+                                let bugs = bug_key(cfg, &d2, |c| {
+                                    let mut s3 = s.clone();
+                                    apply_replica(&mut s3, c, name, &rep2, v, None, &answers)
+                                });
                                 let mut p = path.clone();
                                 p.push(RStep::Replica(Box::new(d2)));
-                                emit(&p);
+                                emit(&p, bugs);
                             }
                         }
                     }
@@ -905,7 +919,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                         };
                         let mut p = path.clone();
                         p.push(client_step(&mut s2, cfg, name, &step));
-                        emit(&p);
+                        emit(&p, String::new());
                     }
                     for client in 1..=3 {
                         for act in AFTER_ACTS {
@@ -936,7 +950,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                                 };
                                 let mut p = path.clone();
                                 p.push(client_step(&mut s2, cfg, name, &step));
-                                emit(&p);
+                                emit(&p, String::new());
                             }
                         }
                     }
@@ -945,7 +959,45 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
         }
         stats.distinct += kept;
     }
+    // A push whose owner-version map lists the target too (with a version above its own):
+    // the target pulls the partner's record, not its own records back (the model's pull
+    // skips its own address).
+    let mut first = alphabet(0x00).remove(0);
+    first.target_owner = true;
+    let mut s = S::new(ME);
+    if let Some(d) = apply_replica(&mut s, cfg, 0x00, &first, 1, None, &[]) {
+        scripts.push(Generated {
+            path: "rep/own-owner.nbt".into(),
+            text: script_text(&[RStep::Replica(Box::new(d))], "{N}<00>", "own-owner"),
+        });
+        stats.distinct += 1;
+    }
     scripts
+}
+
+/// What a replica step does with each of the server's KB bugs switched on, where a script
+/// would see it (what the target sends, the query's answer after it) unlike `plain`'s: part
+/// of a path's key, so that the library keeps a path on which each bug shows (`run
+/// --kb-bug` fails it), as the model checker catches them.
+fn bug_key(
+    cfg: &ServerConfig,
+    plain: &RDone,
+    step: impl Fn(&ServerConfig) -> Option<RDone>,
+) -> String {
+    let seen = |d: &RDone| (d.out.clone(), d.query.packet.clone());
+    let mut key = String::new();
+    for bug in [Bug::Q135277, Bug::Q164016] {
+        let mut with = cfg.clone();
+        with.bugs = with.bugs.with(bug);
+        if let Some(d) = step(&with).filter(|d| seen(d) != seen(plain)) {
+            let _ = write!(
+                key,
+                " | with KB {bug}: {}",
+                coarse(&RStep::Replica(Box::new(d)))
+            );
+        }
+    }
+    key
 }
 
 fn rep_line(rep: &Rep, name: &str, background: bool) -> String {
@@ -983,6 +1035,9 @@ fn rep_line(rep: &Rep, name: &str, background: bool) -> String {
     if rep.is_static {
         t.push_str(" static");
     }
+    if rep.target_owner {
+        t.push_str(" target-owner");
+    }
     if background {
         t.push_str(" background");
     }
@@ -992,12 +1047,17 @@ fn rep_line(rep: &Rep, name: &str, background: bool) -> String {
 fn rep_story(rep: &Rep) -> String {
     let addrs: Vec<u8> = rep.addrs.iter().map(|p| p.0).collect();
     format!(
-        "{} pushes {}{:?} {:?} {}",
+        "{} pushes {}{:?} {:?} {}{}",
         partner_text(rep.owner),
         if rep.is_static { "static " } else { "" },
         rep.state,
         rep.kind,
-        addrs_text(&addrs)
+        addrs_text(&addrs),
+        if rep.target_owner {
+            ", listing the target as an owner"
+        } else {
+            ""
+        }
     )
 }
 
@@ -1059,17 +1119,22 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
                     rules.insert("WINSRA-3.1.1.2-TAKE-OWNERSHIP");
                 }
             }
-            RStep::Replica(d) => replica_rules(
-                &d.decision,
-                d.before.as_deref().unwrap_or(""),
-                d.answers.last().map(|a| a.1),
-                (
-                    d.after.as_deref().unwrap_or(""),
-                    d.after.as_deref().map_or(0, |a| a.matches('@').count()),
-                    d.rep.addrs.len(),
-                ),
-                &mut rules,
-            ),
+            RStep::Replica(d) => {
+                if d.rep.target_owner {
+                    rules.insert("WINSRA-3.2.5.1-NO-REQUEST-IF-CURRENT");
+                }
+                replica_rules(
+                    &d.decision,
+                    d.before.as_deref().unwrap_or(""),
+                    d.answers.last().map(|a| a.1),
+                    (
+                        d.after.as_deref().unwrap_or(""),
+                        d.after.as_deref().map_or(0, |a| a.matches('@').count()),
+                        d.rep.addrs.len(),
+                    ),
+                    &mut rules,
+                )
+            }
             RStep::During(d) => {
                 rules.insert("RFC1002-5.1.4-REG-HELD-WACK");
                 rules.insert("RFC1002-5.1.4-CHALLENGE-QUERY");
@@ -1304,4 +1369,69 @@ fn replica_rules(
         }
         _ => {}
     }
+}
+
+/// Paths where `variant` (server settings other than the embedded target's `default`)
+/// changes the answer to a client's request over a partner's static replica: the replica,
+/// then the request, whose behaviour under `variant` the default never shows. Returned as
+/// scripts labelled `label`-N.
+pub(super) fn over_static(
+    default: &ServerConfig,
+    variant: &ServerConfig,
+    dir: &str,
+    label: &str,
+) -> Vec<Generated> {
+    let mut scripts = Vec::new();
+    for (name, text) in [(0x00u8, "{N}<00>"), (0x1c, "{N}<1c>")] {
+        let mut seen = BTreeSet::new();
+        for rep in alphabet(name).into_iter().filter(|r| r.is_static) {
+            let mut base = S::new(ME);
+            let Some(pushed) = apply_replica(&mut base, variant, name, &rep, 1, None, &[]) else {
+                continue;
+            };
+            for client in 1..=3 {
+                for act in AFTER_ACTS {
+                    // Every behaviour of the request under the default settings.
+                    let steps = |cfg: &ServerConfig| {
+                        let mut probe = base.clone();
+                        let mut out = Vec::new();
+                        let req = request(name, client, act, TTL);
+                        probe.handle(cfg, 0, client, XID, req, &mut out);
+                        let holders = challenged(&out);
+                        if holders.iter().any(|h| *h > 3) {
+                            return Vec::new();
+                        }
+                        answer_sets(act, &holders, false)
+                            .into_iter()
+                            .map(|answers| {
+                                let step = Step {
+                                    client,
+                                    act,
+                                    ttl: TTL,
+                                    addr: None,
+                                    mid: None,
+                                    answers,
+                                };
+                                client_step(&mut base.clone(), cfg, name, &step)
+                            })
+                            .collect::<Vec<_>>()
+                    };
+                    let usual: BTreeSet<String> = steps(default).iter().map(coarse).collect();
+                    for st in steps(variant) {
+                        let sig = coarse(&st);
+                        if usual.contains(&sig) || !seen.insert(sig) {
+                            continue;
+                        }
+                        let n = scripts.len() + 1;
+                        let path = [RStep::Replica(Box::new(pushed.clone())), st];
+                        scripts.push(Generated {
+                            path: format!("{dir}/{label}-{n:04}.nbt"),
+                            text: script_text(&path, text, &format!("{label}-{n}")),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    scripts
 }

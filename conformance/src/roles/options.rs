@@ -90,4 +90,24 @@ pub struct RunArgs {
     /// Print only failures and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// --role server, embedded target only: switch the field bug of this KB article on in the
+    /// reference target (Q135277: multihomed replicas of another owner are not replaced;
+    /// Q164016: a static mapping wins over a multihomed registration), to see the scripts
+    /// catch it: a run that passes has missed the bug. Repeatable.
+    #[arg(long = "kb-bug", value_name = "QNNNNNN", value_parser = parse_server_bug)]
+    pub kb_bugs: Vec<nbns_model::Bug>,
+}
+
+/// A KB bug the WINS server's state machine has a switch for.
+pub fn parse_server_bug(s: &str) -> Result<nbns_model::Bug, String> {
+    use nbns_model::Bug;
+    match Bug::parse(s) {
+        Some(b @ (Bug::Q135277 | Bug::Q164016)) => Ok(b),
+        Some(b) => Err(format!(
+            "KB {b} is a client's bug; the server's are Q135277 and Q164016"
+        )),
+        None => Err(format!(
+            "`{s}` is not one of the KB bugs (Q135277 and Q164016 concern the server)"
+        )),
+    }
 }

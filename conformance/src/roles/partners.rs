@@ -25,6 +25,9 @@ pub const DEFAULT_PARTNERS: [Ipv4Addr; 2] =
 /// challenge.
 const PUSH_WAIT: Duration = Duration::from_secs(40);
 
+/// The version a `target-owner` push lists for the target: above any it has given in a run.
+const TARGET_OWNER_VERSION: u64 = 1 << 40;
+
 /// The runner's replication partners of one run.
 #[derive(Debug)]
 pub struct Partners {
@@ -95,6 +98,18 @@ impl Partners {
             reserved: RECORD_RESERVED,
         };
         let mut store = RecordStore::default();
+        let target = *self.wrepl.ip();
+        if r.target_owner {
+            // A copy of the record under the target's ownership, at a version above any the
+            // target has given: what a partner that pulled the target's records lists.
+            let mut own = rec.clone();
+            own.version = TARGET_OWNER_VERSION;
+            own.flags = Flags::new(r.kind, r.state, NodeType::H, r.is_static, true);
+            for a in &mut own.addresses {
+                a.owner = target;
+            }
+            store.add(target, own);
+        }
         store.add(owner, rec);
         let mut c = Conn::connect(Some(from), self.wrepl, partner::DEFAULT_TIMEOUT)
             .map_err(|e| format!("no replication session with {}: {e}", self.wrepl))?;
@@ -107,6 +122,14 @@ impl Partners {
             .requests
             .iter()
             .any(|&(o, min, max)| o == owner && min <= version && (max == 0 || version <= max));
+        if r.target_owner && report.requests.iter().any(|&(o, ..)| o == target) {
+            // MS-WINSRA 3.2.5.1: a pull asks for records the puller does not have; its own
+            // are the ones it gave (Samba's pull cycle skips its own address too).
+            return Err(format!(
+                "the target pulled its own records (owner {target}) back from partner {from} (its send-entries requests: {:?})",
+                report.requests
+            ));
+        }
         if asked {
             Ok(())
         } else {

@@ -6,10 +6,18 @@ use crate::roles::options::{RunArgs, DEFAULT_CLIENTS};
 use crate::roles::partners::{Partners, DEFAULT_PARTNERS};
 use crate::roles::runner::Target;
 use crate::roles::suite;
+use crate::script::format::TargetSettings;
 use crate::script::library;
+use crate::script::Script;
 use crate::verdict::expectations::Expectations;
 use crate::verdict::report;
+use crate::verdict::Outcome;
 use indicatif::{ProgressBar, ProgressStyle};
+use nbns_model::server::ServerConfig;
+use nbns_model::{Bug, Bugs};
+use nbns_reference::embedded::EmbeddedServer;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -58,10 +66,25 @@ pub fn run(opts: &RunArgs) -> i32 {
     } else {
         opts.partners.clone()
     };
-    // The embedded reference target, unless the user named one.
-    let mut embedded = None;
+    // The embedded reference target, unless the user named one: one server per set of
+    // target settings the scripts assume (`settings` lines), each running its scripts.
+    let mut groups: BTreeMap<TargetSettings, Vec<usize>> = BTreeMap::new();
+    for (i, s) in scripts.iter().enumerate() {
+        let settings = if opts.target.is_some() {
+            TargetSettings::default()
+        } else {
+            s.settings
+        };
+        groups.entry(settings).or_default().push(i);
+    }
+    if opts.target.is_some() && !opts.kb_bugs.is_empty() {
+        eprintln!("error: --kb-bug switches a bug on in the embedded reference target; it does not go with --target");
+        return 2;
+    }
+    let mut embedded = Vec::new();
     let net;
-    let target = match &opts.target {
+    let mut targets = Vec::new();
+    match &opts.target {
         Some(t) => {
             let addr = match parse_target(t) {
                 Ok(a) => a,
@@ -87,11 +110,11 @@ pub fn run(opts: &RunArgs) -> i32 {
                     return 2;
                 }
             };
-            Target {
+            targets.push(Target {
                 addr,
                 name: opts.target_name.clone().unwrap_or_default(),
                 partners: Some(Arc::new(Partners::new(partners.clone(), wrepl))),
-            }
+            });
         }
         None => {
             net = match bind_clients(&clients, opts.client_port) {
@@ -102,44 +125,59 @@ pub fn run(opts: &RunArgs) -> i32 {
                 }
             };
             let port = net.local_addr(0).map(|a| a.port()).unwrap_or(0);
-            let server = match nbns_reference::embedded::EmbeddedServer::start_replicating(
-                port, &partners,
-            ) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: cannot start the embedded reference target: {e}");
-                    return 2;
-                }
-            };
-            let partners = server
-                .wrepl_addr()
-                .map(|w| Arc::new(Partners::new(partners.clone(), w)));
-            let t = Target {
-                addr: server.addr(),
-                name: server.name().to_string(),
-                partners,
-            };
-            embedded = Some(server);
-            t
+            for settings in groups.keys() {
+                let mut packet = nbns_reference::embedded::test_config(port);
+                apply_settings(settings, &opts.kb_bugs, &mut packet.server);
+                let server = match EmbeddedServer::start_replicating(packet, &partners) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: cannot start the embedded reference target: {e}");
+                        return 2;
+                    }
+                };
+                let partners = server
+                    .wrepl_addr()
+                    .map(|w| Arc::new(Partners::new(partners.clone(), w)));
+                targets.push(Target {
+                    addr: server.addr(),
+                    name: server.name().to_string(),
+                    partners,
+                });
+                embedded.push(server);
+            }
         }
-    };
-    let label = if embedded.is_some() {
-        format!("reference target (embedded, {})", target.addr)
+    }
+    let label = if embedded.is_empty() {
+        format!("target {}", targets[0].addr)
     } else {
-        format!("target {}", target.addr)
+        let mut l = format!("reference target (embedded, {}", targets[0].addr);
+        if targets.len() > 1 {
+            let _ = write!(l, ", and {} more for scripts' settings", targets.len() - 1);
+        }
+        for bug in &opts.kb_bugs {
+            let _ = write!(l, ", KB {bug}'s bug switched on");
+        }
+        l.push(')');
+        l
     };
 
     let token = suite::run_token();
-    let ready = match suite::instantiate_all(&scripts, &token, &target, &clients) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            eprintln!("{} script error(s); nothing was sent", errors.len());
-            return 2;
+    let mut ready = Vec::new();
+    let mut errors = Vec::new();
+    for (group, target) in groups.values().zip(&targets) {
+        let members: Vec<Script> = group.iter().map(|&i| scripts[i].clone()).collect();
+        match suite::instantiate_all(&members, &token, target, &clients) {
+            Ok(r) => ready.push((members, r)),
+            Err(e) => errors.extend(e),
         }
-    };
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{} script error(s); nothing was sent", errors.len());
+        return 2;
+    }
     let jobs = if opts.jobs == 0 { 8 } else { opts.jobs };
     eprintln!(
         "running {} scripts against {label} from {} with {jobs} jobs (run {token})",
@@ -162,40 +200,44 @@ pub fn run(opts: &RunArgs) -> i32 {
         ProgressStyle::with_template("[{pos}/{len}] {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let outcomes = suite::run(
-        &net,
-        &target,
-        &scripts,
-        &ready,
-        jobs,
-        &|o, _done, _total| {
-            let mut o = o.clone();
-            if let Some(e) = &expectations {
-                e.judge_one(&mut o);
+    let on_done = |o: &Outcome, _done: usize, _total: usize| {
+        let mut o = o.clone();
+        if let Some(e) = &expectations {
+            e.judge_one(&mut o);
+        }
+        if !quiet || o.counts_as_failure() || o.known.is_some() {
+            progress.suspend(|| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", report::line(&o));
+                let _ = out.flush();
+            });
+        }
+        progress.inc(1);
+    };
+    // The groups one after the other (each against its own target), the outcomes in the
+    // scripts' order.
+    let mut by_index: Vec<Option<Outcome>> = vec![None; scripts.len()];
+    for ((group, (members, ready)), target) in groups.values().zip(&ready).zip(&targets) {
+        match suite::run(&net, target, members, ready, jobs, &on_done) {
+            Ok(outcomes) => {
+                for (&i, o) in group.iter().zip(outcomes) {
+                    by_index[i] = Some(o);
+                }
             }
-            if !quiet || o.counts_as_failure() || o.known.is_some() {
-                progress.suspend(|| {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{}", report::line(&o));
-                    let _ = out.flush();
-                });
+            Err(unreachable) => {
+                progress.finish_and_clear();
+                eprintln!("error: {unreachable} ({label} sent nothing to {} at all: is it running, is the address and port right, does a firewall drop the packets?)", clients
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","));
+                return 2;
             }
-            progress.inc(1);
-        },
-    );
+        }
+    }
     progress.finish_and_clear();
     drop(embedded);
-    let mut outcomes = match outcomes {
-        Ok(o) => o,
-        Err(unreachable) => {
-            eprintln!("error: {unreachable} ({label} sent nothing to {} at all: is it running, is the address and port right, does a firewall drop the packets?)", clients
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(","));
-            return 2;
-        }
-    };
+    let mut outcomes: Vec<Outcome> = by_index.into_iter().flatten().collect();
 
     report::finish(
         report::Finish {
@@ -208,4 +250,12 @@ pub fn run(opts: &RunArgs) -> i32 {
         },
         &mut outcomes,
     )
+}
+
+/// The embedded target's settings for scripts that assume `settings`, with `bugs` on.
+pub fn apply_settings(settings: &TargetSettings, bugs: &[Bug], server: &mut ServerConfig) {
+    if settings.migrate_off {
+        server.migrate_on = false;
+    }
+    server.bugs = bugs.iter().fold(Bugs::NONE, |b, &bug| b.with(bug));
 }

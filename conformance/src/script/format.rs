@@ -115,6 +115,7 @@ pub const REPLICA_FIELDS: &[&str] = &[
     "owners",
     "static",
     "background",
+    "target-owner",
 ];
 
 /// A parsed script: directives with their raw (unsubstituted) fields.
@@ -127,7 +128,37 @@ pub struct Script {
     pub tags: Vec<String>,
     /// The rule IDs of `conformance/rules.txt` the script checks (`refs` lines), in order.
     pub refs: Vec<String>,
+    /// The target settings its expectations assume (`settings` line).
+    pub settings: TargetSettings,
     pub lines: Vec<Line>,
+}
+
+/// Server settings a script's expectations assume, where WINS servers differ by
+/// configuration (`settings migrate-on=no`). The embedded reference
+/// target runs such a script with these settings; any other target is judged as it is
+/// configured (its expectations file says where it differs). The default is the embedded
+/// target's (and Windows' and the AD DC's) behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TargetSettings {
+    /// `migrate-on=no`: MigrateOn off (the Windows registry setting): a dynamic registration
+    /// never challenges or replaces a static record, it is refused.
+    pub migrate_off: bool,
+}
+
+impl TargetSettings {
+    pub fn is_default(&self) -> bool {
+        *self == TargetSettings::default()
+    }
+}
+
+impl fmt::Display for TargetSettings {
+    /// The fields of a `settings` line (empty for the default).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.migrate_off {
+            f.write_str("migrate-on=no")?;
+        }
+        Ok(())
+    }
 }
 
 /// One directive line.
@@ -153,6 +184,8 @@ pub enum Directive {
     Tags,
     /// `refs RULE-ID...`: the rules of `conformance/rules.txt` the script checks.
     Refs,
+    /// `settings migrate-on=yes|no`: see [`TargetSettings`].
+    Settings,
     /// `set VAR = VALUE`
     Set,
     /// Per-script limits: `limit time=20s`.
@@ -178,10 +211,11 @@ pub enum Directive {
 }
 
 impl Directive {
-    pub const ALL: [(&'static str, Directive); 15] = [
+    pub const ALL: [(&'static str, Directive); 16] = [
         ("title", Directive::Title),
         ("tags", Directive::Tags),
         ("refs", Directive::Refs),
+        ("settings", Directive::Settings),
         ("set", Directive::Set),
         ("limit", Directive::Limit),
         ("send", Directive::Send),
@@ -207,6 +241,7 @@ impl Directive {
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Directive::Title | Directive::Tags | Directive::Refs | Directive::Set => &[],
+            Directive::Settings => &["migrate-on"],
             Directive::Limit => &["time", "retries"],
             Directive::Send => SEND_FIELDS,
             Directive::Expect => EXPECT_FIELDS,
@@ -264,6 +299,7 @@ impl Script {
             title: String::new(),
             tags: Vec::new(),
             refs: Vec::new(),
+            settings: TargetSettings::default(),
             lines: Vec::new(),
         };
         for (i, raw) in text.lines().enumerate() {
@@ -348,6 +384,33 @@ impl Script {
             let fields =
                 split_fields(rest, rest_col).map_err(|(col, msg)| err(lineno, col, msg))?;
             let allowed = directive.fields();
+            if directive == Directive::Settings {
+                for f in &fields {
+                    let value = f.value.as_deref().unwrap_or("");
+                    let (choices, set): (&[&str], &mut bool) = match f.key.as_str() {
+                        "migrate-on" => (&["yes", "no"], &mut script.settings.migrate_off),
+                        other => {
+                            return Err(err(
+                                lineno,
+                                f.column,
+                                format!(
+                                    "unknown field `{other}` for `settings` (known: {})",
+                                    allowed.join(", ")
+                                ),
+                            ))
+                        }
+                    };
+                    let Some(i) = choices.iter().position(|c| *c == value) else {
+                        return Err(err(
+                            lineno,
+                            f.column,
+                            format!("`{}` takes {}", f.key, choices.join(" or ")),
+                        ));
+                    };
+                    *set = i == 1;
+                }
+                continue;
+            }
             for f in &fields {
                 if !allowed.contains(&f.key.as_str()) {
                     return Err(err(
@@ -384,6 +447,9 @@ impl Script {
         }
         if !self.refs.is_empty() {
             out.push_str(&format!("refs {}\n", self.refs.join(" ")));
+        }
+        if !self.settings.is_default() {
+            out.push_str(&format!("settings {}\n", self.settings));
         }
         for l in &self.lines {
             out.push_str(l.directive.keyword());
@@ -559,6 +625,24 @@ mod tests {
         };
         assert_eq!(strip(&again), strip(&s));
         assert_eq!((again.title, again.tags), (s.title, s.tags));
+    }
+
+    #[test]
+    fn settings_line_sets_the_target_settings() {
+        let s = parse("title T\nsettings  migrate-on=no\nsend op=query name=A<00>\n").unwrap();
+        assert!(s.settings.migrate_off);
+        assert_eq!(s.lines.len(), 1, "a settings line is no step");
+        assert!(s.to_text().contains("settings migrate-on=no\n"));
+        let plain = parse("settings migrate-on=yes\nsend op=query name=A<00>\n").unwrap();
+        assert!(plain.settings.is_default());
+        let e = parse("settings migrate-on=maybe\nsend op=query name=A<00>\n").unwrap_err();
+        assert!(
+            e.message.contains("`migrate-on` takes yes or no"),
+            "{}",
+            e.message
+        );
+        let e = parse("settings wins=off\nsend op=query name=A<00>\n").unwrap_err();
+        assert!(e.message.contains("unknown field `wins`"), "{}", e.message);
     }
 
     #[test]

@@ -289,6 +289,10 @@ pub struct Replica {
     /// makes the target send) run while the target pulls; the next `send` or `replica` and
     /// the script's end wait for the push to finish.
     pub background: bool,
+    /// The update notification lists the target too, as an owner with a version above any
+    /// it has given (a partner holding the target's records, pulled from it, lists them):
+    /// the target must not pull its own records back (`target-owner`).
+    pub target_owner: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -755,7 +759,7 @@ fn instantiate(
     };
     for l in &script.lines {
         let kind = match l.directive {
-            Directive::Title | Directive::Tags | Directive::Refs => continue,
+            Directive::Title | Directive::Tags | Directive::Refs | Directive::Settings => continue,
             Directive::Set => {
                 let f = &l.fields[0];
                 let v = ctx.subst(l.line, f.column, f.value.as_deref().unwrap_or(""))?;
@@ -918,6 +922,7 @@ fn replica(fs: &Fields<'_, '_>) -> Result<Replica, ScriptError> {
         owners,
         is_static: fs.flag("static")?.unwrap_or(false),
         background: fs.flag("background")?.unwrap_or(false),
+        target_owner: fs.flag("target-owner")?.unwrap_or(false),
     })
 }
 
