@@ -120,6 +120,12 @@ impl From<Bug> for Bugs {
     }
 }
 
+impl FromIterator<Bug> for Bugs {
+    fn from_iter<I: IntoIterator<Item = Bug>>(bugs: I) -> Bugs {
+        bugs.into_iter().fold(Bugs::NONE, Bugs::with)
+    }
+}
+
 impl fmt::Display for Bugs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {

@@ -149,10 +149,7 @@ impl ServeArgs {
         packet.server.tombstone_interval = secs(self.extinction_interval);
         packet.server.tombstone_timeout = secs(self.extinction_timeout);
         packet.server.migrate_on = self.migrate_on == YesNo::Yes;
-        packet.server.bugs = self
-            .kb_bugs
-            .iter()
-            .fold(nbns_model::Bugs::NONE, |b, &bug| b.with(bug));
+        packet.server.bugs = self.kb_bugs.iter().copied().collect();
         let mut cfg = WinsServerConfig::new(packet);
         cfg.db = self.db.clone();
         if !self.no_wrepl {

@@ -124,7 +124,7 @@ impl Partners {
             .any(|&(o, min, max)| o == owner && min <= version && (max == 0 || version <= max));
         if r.target_owner && report.requests.iter().any(|&(o, ..)| o == target) {
             // MS-WINSRA 3.2.5.1: a pull asks for records the puller does not have; its own
-            // are the ones it gave (Samba's pull cycle skips its own address too).
+            // are current by definition, the owner alone giving their versions (3.1.1.2).
             return Err(format!(
                 "the target pulled its own records (owner {target}) back from partner {from} (its send-entries requests: {:?})",
                 report.requests

@@ -14,7 +14,7 @@ use crate::verdict::report;
 use crate::verdict::Outcome;
 use indicatif::{ProgressBar, ProgressStyle};
 use nbns_model::server::ServerConfig;
-use nbns_model::{Bug, Bugs};
+use nbns_model::Bug;
 use nbns_reference::embedded::EmbeddedServer;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -253,9 +253,9 @@ pub fn run(opts: &RunArgs) -> i32 {
 }
 
 /// The embedded target's settings for scripts that assume `settings`, with `bugs` on.
-pub fn apply_settings(settings: &TargetSettings, bugs: &[Bug], server: &mut ServerConfig) {
+fn apply_settings(settings: &TargetSettings, bugs: &[Bug], server: &mut ServerConfig) {
     if settings.migrate_off {
         server.migrate_on = false;
     }
-    server.bugs = bugs.iter().fold(Bugs::NONE, |b, &bug| b.with(bug));
+    server.bugs = bugs.iter().copied().collect();
 }
