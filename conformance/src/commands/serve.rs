@@ -173,6 +173,51 @@ impl ServeArgs {
 
 /// `nbns-conform serve`: runs in the foreground until killed.
 pub fn main(args: &ServeArgs) -> i32 {
+    for bug in &args.kb_bugs {
+        eprintln!(
+            "warning: KB {bug}'s bug is switched on: this server misbehaves on purpose ({})",
+            bug.title()
+        );
+    }
+    if args.migrate_on == YesNo::No {
+        eprintln!("MigrateOn is off: registrations over static records are refused");
+    }
     let asked_for_wrepl = args.wrepl_bind.is_some() || !args.partners.is_empty();
     serve_foreground(args.bind, args.config(), !asked_for_wrepl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config(args: &[&str]) -> nbns_model::server::ServerConfig {
+        let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        cli.serve.config().packet.server
+    }
+
+    #[test]
+    fn settings_reach_the_state_machine() {
+        let plain = config(&[]);
+        assert!(plain.migrate_on && plain.bugs.is_empty() && plain.unknown_release_ok);
+        let set = config(&[
+            "--migrate-on",
+            "no",
+            "--kb-bug",
+            "Q164016",
+            "--kb-bug",
+            "135277",
+        ]);
+        assert!(!set.migrate_on);
+        assert!(set.bugs.has(nbns_model::Bug::Q164016) && set.bugs.has(nbns_model::Bug::Q135277));
+        // A client's bug is no server setting.
+        assert!(Cli::try_parse_from(["serve", "--kb-bug", "Q153073"]).is_err());
+    }
 }
