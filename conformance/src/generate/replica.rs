@@ -586,6 +586,39 @@ fn client_step(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> RStep {
     RStep::Client(Box::new(d), b, a)
 }
 
+/// `client`'s `act` on `s`, once for every way the holders it challenges may answer
+/// (none when it challenges an address that is not a runner client).
+fn client_steps(s: &S, cfg: &ServerConfig, name: u8, client: u8, act: Act) -> Vec<RStep> {
+    let mut probe = s.clone();
+    let mut out = Vec::new();
+    probe.handle(
+        cfg,
+        0,
+        client,
+        XID,
+        request(name, client, act, TTL),
+        &mut out,
+    );
+    let holders = challenged(&out);
+    if holders.iter().any(|h| *h > 3) {
+        return Vec::new();
+    }
+    answer_sets(act, &holders, false)
+        .into_iter()
+        .map(|answers| {
+            let step = Step {
+                client,
+                act,
+                ttl: TTL,
+                addr: None,
+                mid: None,
+                answers,
+            };
+            client_step(&mut s.clone(), cfg, name, &step)
+        })
+        .collect()
+}
+
 fn prefixes(cfg: &ServerConfig, name: u8) -> Vec<Prefix> {
     let step = |client, act, answers: Vec<(u8, Answer)>| Step {
         client,
@@ -923,33 +956,10 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                     }
                     for client in 1..=3 {
                         for act in AFTER_ACTS {
-                            let mut probe = s.clone();
-                            let mut out = Vec::new();
-                            probe.handle(
-                                cfg,
-                                0,
-                                client,
-                                XID,
-                                request(name, client, act, TTL),
-                                &mut out,
-                            );
-                            let holders = challenged(&out);
-                            if holders.iter().any(|h| *h > 3) {
-                                continue;
-                            }
-                            for answers in answer_sets(act, &holders, false) {
-                                let mut s2 = s.clone();
+                            for st in client_steps(&s, cfg, name, client, act) {
                                 stats.explored += 1;
-                                let step = Step {
-                                    client,
-                                    act,
-                                    ttl: TTL,
-                                    addr: None,
-                                    mid: None,
-                                    answers,
-                                };
                                 let mut p = path.clone();
-                                p.push(client_step(&mut s2, cfg, name, &step));
+                                p.push(st);
                                 emit(&p, String::new());
                             }
                         }
@@ -1392,32 +1402,11 @@ pub(super) fn over_static(
             for client in 1..=3 {
                 for act in AFTER_ACTS {
                     // Every behaviour of the request under the default settings.
-                    let steps = |cfg: &ServerConfig| {
-                        let mut probe = base.clone();
-                        let mut out = Vec::new();
-                        let req = request(name, client, act, TTL);
-                        probe.handle(cfg, 0, client, XID, req, &mut out);
-                        let holders = challenged(&out);
-                        if holders.iter().any(|h| *h > 3) {
-                            return Vec::new();
-                        }
-                        answer_sets(act, &holders, false)
-                            .into_iter()
-                            .map(|answers| {
-                                let step = Step {
-                                    client,
-                                    act,
-                                    ttl: TTL,
-                                    addr: None,
-                                    mid: None,
-                                    answers,
-                                };
-                                client_step(&mut base.clone(), cfg, name, &step)
-                            })
-                            .collect::<Vec<_>>()
-                    };
-                    let usual: BTreeSet<String> = steps(default).iter().map(coarse).collect();
-                    for st in steps(variant) {
+                    let usual: BTreeSet<String> = client_steps(&base, default, name, client, act)
+                        .iter()
+                        .map(coarse)
+                        .collect();
+                    for st in client_steps(&base, variant, name, client, act) {
                         let sig = coarse(&st);
                         if usual.contains(&sig) || !seen.insert(sig) {
                             continue;
