@@ -270,6 +270,30 @@ const XID: u16 = 1;
 const MID_XID: u16 = 5;
 const ANSWER_XID: u16 = 2;
 
+/// Whom `client`'s `act` (asking `ttl`) would challenge on `s` at `now`: the request is
+/// tried on a copy.
+fn would_challenge(
+    s: &S,
+    cfg: &ServerConfig,
+    now: u64,
+    name: u8,
+    client: u8,
+    act: Act,
+    ttl: u32,
+) -> Vec<u8> {
+    let mut probe = s.clone();
+    let mut out = Vec::new();
+    probe.handle(
+        cfg,
+        now,
+        client,
+        XID,
+        request(name, client, act, ttl),
+        &mut out,
+    );
+    challenged(&out)
+}
+
 /// The addresses the server challenged (challenge queries in `out`).
 fn challenged(out: &Out) -> Vec<u8> {
     out.iter()
@@ -671,11 +695,7 @@ pub fn generate(opts: &Options) -> (Vec<Generated>, Stats) {
                         let holders = if act == Act::Wait {
                             Vec::new()
                         } else {
-                            let mut probe = server.clone();
-                            let mut out = Vec::new();
-                            let req = request(name, client, act, seed.ttl);
-                            probe.handle(&cfg, now, client, XID, req, &mut out);
-                            challenged(&out)
+                            would_challenge(server, &cfg, now, name, client, act, seed.ttl)
                         };
                         if seed.timers && !holders.is_empty() {
                             continue;

@@ -589,17 +589,7 @@ fn client_step(s: &mut S, cfg: &ServerConfig, name: u8, step: &Step) -> RStep {
 /// `client`'s `act` on `s`, once for every way the holders it challenges may answer
 /// (none when it challenges an address that is not a runner client).
 fn client_steps(s: &S, cfg: &ServerConfig, name: u8, client: u8, act: Act) -> Vec<RStep> {
-    let mut probe = s.clone();
-    let mut out = Vec::new();
-    probe.handle(
-        cfg,
-        0,
-        client,
-        XID,
-        request(name, client, act, TTL),
-        &mut out,
-    );
-    let holders = challenged(&out);
+    let holders = would_challenge(s, cfg, 0, name, client, act, TTL);
     if holders.iter().any(|h| *h > 3) {
         return Vec::new();
     }
@@ -832,17 +822,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
             // A replica while a client's registration challenges the holders.
             for client in 1..=3 {
                 for act in [Act::RegUnique, Act::RegMultihomed] {
-                    let mut probe = prefix.server.clone();
-                    let mut out = Vec::new();
-                    probe.handle(
-                        cfg,
-                        0,
-                        client,
-                        XID,
-                        request(name, client, act, TTL),
-                        &mut out,
-                    );
-                    let holders = challenged(&out);
+                    let holders = would_challenge(&prefix.server, cfg, 0, name, client, act, TTL);
                     if holders.is_empty() || holders.iter().any(|h| *h > 3) {
                         continue;
                     }
