@@ -56,6 +56,9 @@ impl Bug {
         Bug::Q164016,
     ];
 
+    /// The bugs of the WINS server's state machine (the others are a client's).
+    pub const SERVER: [Bug; 2] = [Bug::Q135277, Bug::Q164016];
+
     /// The KB article title, for `list` and traces.
     pub fn title(self) -> &'static str {
         match self {

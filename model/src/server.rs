@@ -74,7 +74,7 @@ pub struct Pending<N, A> {
 /// Server settings. Not part of the (hashed) state.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Switched-on bugs (only [`Bug::Q135277`] and [`Bug::Q164016`] concern the server).
+    /// Switched-on bugs (only [`Bug::SERVER`] concern the server).
     pub bugs: Bugs,
     /// Smallest TTL granted.
     pub min_ttl: u32,

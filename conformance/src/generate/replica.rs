@@ -976,7 +976,7 @@ fn bug_key(
 ) -> String {
     let seen = |d: &RDone| (d.out.clone(), d.query.packet.clone());
     let mut key = String::new();
-    for bug in [Bug::Q135277, Bug::Q164016] {
+    for bug in Bug::SERVER {
         let mut with = cfg.clone();
         with.bugs = with.bugs.with(bug);
         if let Some(d) = step(&with).filter(|d| seen(d) != seen(plain)) {

@@ -101,13 +101,14 @@ pub struct RunArgs {
 /// A KB bug the WINS server's state machine has a switch for.
 pub fn parse_server_bug(s: &str) -> Result<nbns_model::Bug, String> {
     use nbns_model::Bug;
+    let server = Bug::SERVER.map(|b| b.to_string()).join(" and ");
     match Bug::parse(s) {
-        Some(b @ (Bug::Q135277 | Bug::Q164016)) => Ok(b),
+        Some(b) if Bug::SERVER.contains(&b) => Ok(b),
         Some(b) => Err(format!(
-            "KB {b} is a client's bug; the server's are Q135277 and Q164016"
+            "KB {b} is a client's bug; the server's are {server}"
         )),
         None => Err(format!(
-            "`{s}` is not one of the KB bugs (Q135277 and Q164016 concern the server)"
+            "`{s}` is not one of the KB bugs ({server} concern the server)"
         )),
     }
 }

@@ -134,10 +134,9 @@ pub struct Script {
 }
 
 /// Server settings a script's expectations assume, where WINS servers differ by
-/// configuration (`settings migrate-on=no`). The embedded reference
-/// target runs such a script with these settings; any other target is judged as it is
-/// configured (its expectations file says where it differs). The default is the embedded
-/// target's (and Windows' and the AD DC's) behaviour.
+/// configuration (`settings migrate-on=no`). The embedded reference target runs such a
+/// script with these settings; any other target is judged as it is configured (its
+/// expectations file says where it differs). The default is the embedded target's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct TargetSettings {
     /// `migrate-on=no`: MigrateOn off (the Windows registry setting): a dynamic registration
@@ -384,33 +383,6 @@ impl Script {
             let fields =
                 split_fields(rest, rest_col).map_err(|(col, msg)| err(lineno, col, msg))?;
             let allowed = directive.fields();
-            if directive == Directive::Settings {
-                for f in &fields {
-                    let value = f.value.as_deref().unwrap_or("");
-                    let (choices, set): (&[&str], &mut bool) = match f.key.as_str() {
-                        "migrate-on" => (&["yes", "no"], &mut script.settings.migrate_off),
-                        other => {
-                            return Err(err(
-                                lineno,
-                                f.column,
-                                format!(
-                                    "unknown field `{other}` for `settings` (known: {})",
-                                    allowed.join(", ")
-                                ),
-                            ))
-                        }
-                    };
-                    let Some(i) = choices.iter().position(|c| *c == value) else {
-                        return Err(err(
-                            lineno,
-                            f.column,
-                            format!("`{}` takes {}", f.key, choices.join(" or ")),
-                        ));
-                    };
-                    *set = i == 1;
-                }
-                continue;
-            }
             for f in &fields {
                 if !allowed.contains(&f.key.as_str()) {
                     return Err(err(
@@ -423,6 +395,20 @@ impl Script {
                         ),
                     ));
                 }
+            }
+            if directive == Directive::Settings {
+                // Only `migrate-on` passes the check above.
+                for f in &fields {
+                    script.settings.migrate_off = match f.value.as_deref() {
+                        Some("yes") => false,
+                        Some("no") => true,
+                        _ => {
+                            let msg = "`migrate-on` takes yes or no".to_string();
+                            return Err(err(lineno, f.column, msg));
+                        }
+                    };
+                }
+                continue;
             }
             script.lines.push(Line {
                 line: lineno,
