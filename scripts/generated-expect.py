@@ -18,6 +18,9 @@ from collections import defaultdict
 
 LIB = "conformance/scripts-generated"
 
+# A stray answer (the runner's `challenge stray=`) taken as the holder's: see CAUSES.
+STRAY_CAUSE = "an answer with the challenge's transaction id from an address not asked counts as the holder's claim"
+
 # A unique holder registering its own name as a group while its address is registered
 # again (nmbd and the AD DC alike).
 OWN_GROUP_CAUSE = ("the unique holder's own group registration, its address registered again "
@@ -41,7 +44,7 @@ CAUSES = [
     # First: the stray answer (the runner's `challenge stray=`) decides these scripts' fate
     # on both servers; other causes' regexes would match their mismatch too.
     (("nmbd", "addc"), r"answers the challenge unasked, client\d (answers negatively|stays silent|claims with the requester.s address) \|\|.*\|\| (rcode: expected OK, got ACT_ERR|addresses: expected)", "expected",
-     "an answer with the challenge's transaction id from an address not asked counts as the holder's claim",
+     STRAY_CAUSE,
      "Samba (nmbd, and the AD DC's nbtd) matches the answers to its challenge query by "
      "transaction id alone, not by the address it asked: a positive answer from another "
      "host carrying the query's id (the runner's `challenge stray=`) defends the name for "
@@ -294,6 +297,15 @@ RACES = {
     ("addc", "rep/r00-d3-0382"): "addresses: expected 127.0.0.3, got 127.0.0.3,127.0.0.4",
 }
 
+# Causes whose scripts may also come out otherwise, by timing: the other observation.
+RACE_CAUSES = {
+    # nmbd takes the first answer its response record gets (find_response_record matches
+    # the transaction id alone), normally the stray, sent first; in one of three runs one
+    # of the 24 scripts got the holder's taken, and passed but for nmbd's WACK layout (a
+    # listed rule).
+    ("nmbd", STRAY_CAUSE): "violates RFC1002-4.2.16-RR-TYPE",
+}
+
 
 def mismatch(s):
     m = s.get("mismatch") or s.get("message") or s.get("detail") or ""
@@ -356,6 +368,8 @@ def main():
                 # A replica pushed during a registration's challenge: which one the AD DC
                 # takes first depends on timing.
                 out.append(f"    observed: {RACES[(kind, name)]}")
+            if (kind, cause) in RACE_CAUSES:
+                out.append(f"    observed: {RACE_CAUSES[(kind, cause)]}")
             out.append(f"    reason: {reason}")
         out.append("")
     open(f"conformance/expect/{kind}-generated.expect", "w").write("\n".join(out))
