@@ -5,8 +5,9 @@
 #
 # Usage: scripts/generated-coverage.sh [SCRIPT-DIR]
 #
-# What is measured: one `nbns-conform run` of the library, built with coverage
-# instrumentation (cargo-llvm-cov); the report counts the branches of
+# What is measured: one `nbns-conform run` of the library, and one of its replica scripts
+# with the server's KB bugs switched on (`--kb-bug`: the scripts that catch them fail),
+# built with coverage instrumentation (cargo-llvm-cov); the report counts the branches of
 # model/src/server.rs (both outcomes of every condition, `if let` and `let else`;
 # all generic instantiations merged). It prints the figure for the whole file, per
 # function, for the request-handling functions, and for the branches a script can
