@@ -757,8 +757,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
     }
 
     /// Starts a replication challenge: queries `holders`, the addresses of the record the
-    /// replica conflicts with (the caller has it at hand), one at a time, as Samba's `wins_challenge` does (Windows too, by its
-    /// torture suite): the first address now, the next one only when this one stays silent
+    /// replica conflicts with (the caller has it at hand), one at a time, as Samba's
+    /// `wins_challenge` does (Windows too, by its torture suite): the first address now, the next one only when this one stays silent
     /// for `challenge_wait` ([`Server::challenge_timeout`]). The first answer decides through
     /// [`crate::conflict::after_challenge`]: a positive one with the addresses it lists, a
     /// negative one as gone (Samba's `r_do_challenge_handler` replaces on NAM_ERR at once);
@@ -775,9 +775,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         if self.pending_for(&replica.name).is_some() {
             return false;
         }
-        let waiting = holders;
         let qxid = self.fresh_challenge_xid();
-        if let Some(&a) = waiting.first() {
+        if let Some(&a) = holders.first() {
             out.push(Send {
                 to: a,
                 xid: qxid,
@@ -798,8 +797,8 @@ impl<N: NameKey, A: Addr> Server<N, A> {
             group: false,
             node: replica.node,
             ttl: 0,
-            challenged: waiting.clone(),
-            waiting,
+            challenged: holders.clone(),
+            waiting: holders,
             claims: AddrList::new(),
             same_host: false,
             deadline: now + Time::from(cfg.challenge_wait),
@@ -876,10 +875,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
         &mut self,
         cfg: &ServerConfig,
         now: Time,
-        p: Pending<N, A>,
+        mut p: Pending<N, A>,
         out: &mut Vec<Send<N, A>>,
     ) {
-        let mut p = p;
         let queued = std::mem::take(&mut p.queued);
         let name = p.name.clone();
         self.decide_challenge(cfg, now, p, out);

@@ -58,17 +58,18 @@ impl EmbeddedServer {
         )
     }
 
-    /// A server configured by `packet` (see [`test_config`]; its address must be
-    /// [`EMBEDDED_ADDR`]) with WINS replication on (a free TCP port of [`EMBEDDED_ADDR`]) and
-    /// `partners` (port 42 of each) as its only partners; it pulls from them only when they
-    /// push to it, and never notifies them (no pull schedule, no push).
+    /// A server configured by `packet` (see [`test_config`]) on free ports of its address,
+    /// with WINS replication on and `partners` (port 42 of each) as its only partners; it
+    /// pulls from them only when they push to it, and never notifies them (no pull schedule,
+    /// no push).
     pub fn start_replicating(
         packet: PacketConfig,
         partners: &[Ipv4Addr],
     ) -> io::Result<EmbeddedServer> {
+        let addr = packet.addr;
         let mut wins = WinsServerConfig::new(packet);
-        let mut service = crate::replication::ReplicationConfig::new(EMBEDDED_ADDR);
-        service.bind = SocketAddrV4::new(EMBEDDED_ADDR, 0);
+        let mut service = crate::replication::ReplicationConfig::new(addr);
+        service.bind = SocketAddrV4::new(addr, 0);
         service.partners = partners
             .iter()
             .map(|p| SocketAddrV4::new(*p, nbns_wire::wrepl::PORT))
@@ -76,7 +77,7 @@ impl EmbeddedServer {
         service.pull_interval = std::time::Duration::ZERO;
         service.push = false;
         wins.replication = Some(service);
-        EmbeddedServer::start_with(wins, SocketAddrV4::new(EMBEDDED_ADDR, 0))
+        EmbeddedServer::start_with(wins, SocketAddrV4::new(addr, 0))
     }
 
     /// Starts a reference WINS server configured by `cfg` on `bind` (port 0:

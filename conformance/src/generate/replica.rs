@@ -213,6 +213,22 @@ fn asked(out: &Out) -> Option<u8> {
 /// Pushes `rep` (version `version`) into `s` and feeds `answers` to the challenge it starts,
 /// in order. None when the answers do not fit the challenge (too few, too many, or a
 /// challenge of an address the runner cannot answer from).
+/// Takes `rep` at `version` as the target does when it pulls it (what the rules make the
+/// server send goes to `out`); returns the conflict decision it met ("inserted" on a name
+/// without a record).
+fn pull(s: &mut S, cfg: &ServerConfig, name: u8, rep: &Rep, version: u64, out: &mut Out) -> String {
+    let rec = model_record(name, rep, version, cfg);
+    let decision = match s.record(&name) {
+        None => "inserted".to_string(),
+        Some(e) => format!(
+            "{:?}",
+            nbns_model::conflict::decide(cfg.bugs, ConflictCase::of(ME, e, &rec))
+        ),
+    };
+    nbns_model::replication::apply_pulled(s, cfg, 0, rep.owner, version, vec![rec], out);
+    decision
+}
+
 fn apply_replica(
     s: &mut S,
     cfg: &ServerConfig,
@@ -227,16 +243,8 @@ fn apply_replica(
         .record(&name)
         .map(|r| r.addrs.iter().copied().collect())
         .unwrap_or_default();
-    let rec = model_record(name, rep, version, cfg);
-    let decision = match s.record(&name) {
-        None => "inserted".to_string(),
-        Some(e) => format!(
-            "{:?}",
-            nbns_model::conflict::decide(cfg.bugs, ConflictCase::of(ME, e, &rec))
-        ),
-    };
     let mut out = Vec::new();
-    nbns_model::replication::apply_pulled(s, cfg, 0, rep.owner, version, vec![rec], &mut out);
+    let decision = pull(s, cfg, name, rep, version, &mut out);
     let mut mid_out = Vec::new();
     if let Some((c, act)) = mid {
         s.pending_for(&name)?;
@@ -276,28 +284,12 @@ fn apply_replica(
             }
             RAnswer::Stray => {
                 let o = stray_of(to);
-                let stray = Packet::Response {
-                    op: Opcode::Query,
-                    name,
-                    rcode: Rcode::Ok,
-                    ttl: TTL,
-                    group: false,
-                    addrs: AddrList::one(o),
-                };
-                s.handle(cfg, 0, o, qxid, stray, &mut out);
+                s.handle(cfg, 0, o, qxid, answer(name, Rcode::Ok, vec![o]), &mut out);
                 (Rcode::Ok, vec![to])
             }
         };
         timed_out = false;
-        let resp = Packet::Response {
-            op: Opcode::Query,
-            name,
-            rcode,
-            ttl: TTL,
-            group: false,
-            addrs: AddrList::from(addrs),
-        };
-        s.handle(cfg, 0, to, qxid, resp, &mut out);
+        s.handle(cfg, 0, to, qxid, answer(name, rcode, addrs), &mut out);
     }
     if rest.next().is_some() || out.iter().chain(&mid_out).any(|o| o.to > 3) {
         // Answers left over, or a packet to a host that is not a runner client.
@@ -347,16 +339,8 @@ fn apply_during(
         &mut out,
     );
     s.pending_for(&name)?;
-    let rec = model_record(name, rep, version, cfg);
-    let decision = match s.record(&name) {
-        None => "inserted".to_string(),
-        Some(e) => format!(
-            "{:?}",
-            nbns_model::conflict::decide(cfg.bugs, ConflictCase::of(ME, e, &rec))
-        ),
-    };
     let mut rep_out = Vec::new();
-    nbns_model::replication::apply_pulled(s, cfg, 0, rep.owner, version, vec![rec], &mut rep_out);
+    let decision = pull(s, cfg, name, rep, version, &mut rep_out);
     if rep_out.iter().any(|o| o.to > 3) {
         return None;
     }
@@ -388,6 +372,15 @@ fn apply_during(
     })
 }
 
+/// The end of a replica step's signature: the record after it, the query's answer.
+fn after_signature(after: &Owned, query: &Send<u8, u8>) -> String {
+    format!(
+        " | after {} | query {}",
+        after.as_deref().unwrap_or("none"),
+        packet_signature(&query.packet)
+    )
+}
+
 fn xdone_signature(d: &XDone) -> String {
     let mut sig = format!(
         "{:?} by c{} on {} | during replica {:?}/{:?}[{}] {} ->",
@@ -407,13 +400,7 @@ fn xdone_signature(d: &XDone) -> String {
     for s in &d.out {
         let _ = write!(sig, " c{}:{}", s.to, packet_signature(&s.packet));
     }
-    let _ = write!(
-        sig,
-        " | after {} | query {}",
-        d.after.as_deref().unwrap_or("none"),
-        packet_signature(&d.query.packet)
-    );
-    sig
+    sig + &after_signature(&d.after, &d.query)
 }
 
 fn who(a: u8, before: &[u8], rep: &Rep) -> String {
@@ -473,13 +460,7 @@ fn rdone_signature(d: &RDone) -> String {
             }
         );
     }
-    let _ = write!(
-        sig,
-        " | after {} | query {}",
-        d.after.as_deref().unwrap_or("none"),
-        packet_signature(&d.query.packet)
-    );
-    sig
+    sig + &after_signature(&d.after, &d.query)
 }
 
 /// The replicas the generator pushes for `name`.
@@ -1156,17 +1137,7 @@ fn script_text(path: &[RStep], name: &str, label: &str) -> String {
         tags.push("timeout");
     }
     let mut t = String::new();
-    let _ = writeln!(t, "title Model path {label}: {}", story.join("; "));
-    let _ = writeln!(t, "tags {}", tags.join(" "));
-    let _ = writeln!(
-        t,
-        "refs {}",
-        rules.into_iter().collect::<Vec<_>>().join(" ")
-    );
-    let _ = writeln!(
-        t,
-        "# Generated by `nbns-conform generate` from model/src/server.rs; do not edit."
-    );
+    t.push_str(&header(label, &story.join("; "), &tags, rules));
     for s in signature(path) {
         let _ = writeln!(t, "# {s}");
     }

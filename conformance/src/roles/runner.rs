@@ -639,28 +639,8 @@ fn challenge(
             flags: NbFlags::new(false, NodeType::H),
             addr: net.client_addrs()[stray.0],
         }];
-        let answer = Repr {
-            id: q.id,
-            flags: Flags {
-                response: true,
-                opcode: Opcode::Query,
-                authoritative: true,
-                recursion_desired: q.flags.recursion_desired,
-                rcode: Rcode::NoError,
-                ..Flags::default()
-            },
-            question: None,
-            answer: Some(Record {
-                name: question.name,
-                class: CLASS_IN,
-                ttl: c.ttl,
-                rdata: RData::Nb(List::Items(&other)),
-            }),
-            authority: None,
-            additional: None,
-        };
-        let mut buf = vec![0u8; answer.buffer_len(Compression::None)];
-        if answer.emit(&mut buf, Compression::None).is_ok() {
+        let rdata = RData::Nb(List::Items(&other));
+        if let Some(buf) = challenge_reply(&q, question.name, Rcode::NoError, c.ttl, rdata) {
             net.send(stray.0, query.from, &buf)
                 .map_err(|e| (format!("cannot send the stray answer: {e}"), String::new()))?;
         }
@@ -670,6 +650,22 @@ fn challenge(
         ChallengeReply::Claim => (Rcode::NoError, RData::Nb(List::Items(&entries))),
         ChallengeReply::Release => (Rcode::NamErr, RData::Null(&[])),
     };
+    if let Some(buf) = challenge_reply(&q, question.name, rcode, c.ttl, rdata) {
+        net.send(c.to.0, query.from, &buf)
+            .map_err(|e| (format!("cannot answer the challenge: {e}"), String::new()))?;
+    }
+    Ok(())
+}
+
+/// The bytes of an answer to the challenge query `q` (its id, its RD) for `name`: `rcode`
+/// with `rdata`, and `ttl` when positive.
+fn challenge_reply(
+    q: &Repr<'_>,
+    name: Name<'_>,
+    rcode: Rcode,
+    ttl: u32,
+    rdata: RData<'_>,
+) -> Option<Vec<u8>> {
     let reply = Repr {
         id: q.id,
         flags: Flags {
@@ -682,20 +678,16 @@ fn challenge(
         },
         question: None,
         answer: Some(Record {
-            name: question.name,
+            name,
             class: CLASS_IN,
-            ttl: if rcode == Rcode::NoError { c.ttl } else { 0 },
+            ttl: if rcode == Rcode::NoError { ttl } else { 0 },
             rdata,
         }),
         authority: None,
         additional: None,
     };
     let mut buf = vec![0u8; reply.buffer_len(Compression::None)];
-    if reply.emit(&mut buf, Compression::None).is_ok() {
-        net.send(c.to.0, query.from, &buf)
-            .map_err(|e| (format!("cannot answer the challenge: {e}"), String::new()))?;
-    }
-    Ok(())
+    reply.emit(&mut buf, Compression::None).ok().map(|_| buf)
 }
 
 /// Checks a reply against the matchers; the first mismatch as text.
