@@ -306,6 +306,29 @@ impl Net {
         self.ids.lock().unwrap_or_else(|p| p.into_inner()).next_id()
     }
 
+    /// A fresh id (as [`Net::fresh_id`]) for a response the runner sends unasked: never the
+    /// id of a request that reached the runner in the last minute. Servers match an answer
+    /// to their pending request by id alone (Samba does), so an unasked answer of one script
+    /// that happened to carry the id of a challenge query still waiting for another
+    /// script's holder would answer that challenge.
+    pub fn fresh_response_id(&self) -> u16 {
+        let asked: HashSet<u16> = self
+            .mailbox
+            .record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|i| i.bytes.get(2).is_some_and(|flags| flags & 0x80 == 0))
+            .filter_map(|i| Some(u16::from_be_bytes([*i.bytes.first()?, *i.bytes.get(1)?])))
+            .collect();
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: the minute's requests cannot hold every id the generator has left.
+        (0..asked.len() + 1)
+            .map(|_| ids.next_id())
+            .find(|id| !asked.contains(id))
+            .unwrap_or_else(|| ids.next_id())
+    }
+
     /// Stops queueing packets no listener admits (the server role: a step sees only what
     /// arrived for its script while the script ran; strays are dropped, not kept). The
     /// record the strict check reads still holds every datagram.
@@ -579,5 +602,37 @@ mod tests {
         let t = Instant::now();
         assert!(l.take(t + Duration::from_secs(5), |_| true).is_none());
         assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_unasked_response_never_carries_the_id_of_a_request_heard() {
+        let net = Net::bind(&[Ipv4Addr::LOCALHOST], 0).unwrap();
+        let to = net.local_addr(0).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // The target's requests carry exactly the ids the generator gives next; one
+        // response among them carries the id after those (a response is no request).
+        let mut upcoming = Ids::new(11);
+        let asked: Vec<u16> = (0..8).map(|_| upcoming.next_id()).collect();
+        let answered = upcoming.next_id();
+        for id in &asked {
+            let [hi, lo] = id.to_be_bytes();
+            peer.send_to(&[hi, lo, 0x00, 0x00], to).unwrap();
+        }
+        let [hi, lo] = answered.to_be_bytes();
+        peer.send_to(&[hi, lo, 0x85, 0x00], to).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while net
+            .received_since(Instant::now() - Duration::from_secs(5))
+            .len()
+            < 9
+        {
+            assert!(Instant::now() < deadline, "the datagrams did not arrive");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        *net.ids.lock().unwrap() = Ids::new(11);
+        assert_eq!(net.fresh_response_id(), answered);
+        // A request of the runner's may share an id with the target's: only answers match.
+        *net.ids.lock().unwrap() = Ids::new(11);
+        assert_eq!(net.fresh_id(), asked[0]);
     }
 }

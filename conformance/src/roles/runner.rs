@@ -363,7 +363,14 @@ fn send(
             b.clone(),
         ),
         Payload::Fields(p) => {
-            let id = p.id.unwrap_or_else(|| net.fresh_id());
+            let response = match p.flags_word {
+                Some(w) => Flags::from_bits(w).response,
+                None => p.response,
+            };
+            let id = p.id.unwrap_or_else(|| match response {
+                true => net.fresh_response_id(),
+                false => net.fresh_id(),
+            });
             (id, build(p, id, net.client_addrs()[s.from.0]))
         }
     };
