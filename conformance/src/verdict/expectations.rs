@@ -14,7 +14,10 @@
 //! (continued on further indented lines) says who is right. A listed script
 //! that passes, or fails differently, fails the run: the list stays true. The
 //! alternative `observed: (may pass)` lets one pass too, for a target whose answer
-//! depends on timing the script cannot control (say so in the reason).
+//! depends on timing the script cannot control (say so in the reason), and
+//! `observed: (timing from line N)` lets it pass or fail at line N or later in any
+//! way: from that step on the target's answers depend on timing (a failure before
+//! line N, or an error, is still judged).
 //!
 //! A layout rule the target breaks in many scripts (the strict check's
 //! violations) is listed once, for every script:
@@ -48,14 +51,29 @@ impl Deviation {
         self.observed.is_empty() || self.observed.split('\n').any(|alt| text.contains(alt))
     }
 
-    /// Whether the script may also pass (an `observed: (may pass)` alternative).
+    /// Whether the script may also pass (an `observed: (may pass)` or `(timing from
+    /// line N)` alternative).
     pub fn may_pass(&self) -> bool {
-        self.observed.split('\n').any(|alt| alt == MAY_PASS)
+        self.timing_from().is_some() || self.observed.split('\n').any(|alt| alt == MAY_PASS)
+    }
+
+    /// The line from which the target's answers depend on timing (an `observed: (timing
+    /// from line N)` alternative): any failure there or later is as listed.
+    pub fn timing_from(&self) -> Option<usize> {
+        self.observed.split('\n').find_map(timing_line)
     }
 }
 
 /// The `observed:` alternative of a listed script that may also pass.
 pub const MAY_PASS: &str = "(may pass)";
+
+/// N of an `observed: (timing from line N)` alternative; None for any other.
+fn timing_line(alt: &str) -> Option<usize> {
+    alt.strip_prefix("(timing from line ")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Expectations {
@@ -134,6 +152,9 @@ impl Expectations {
             };
             let line = raw.trim();
             if let Some(v) = line.strip_prefix("observed:") {
+                if v.trim().starts_with("(timing") && timing_line(v.trim()).is_none() {
+                    return Err(err(n, "expected `observed: (timing from line N)`"));
+                }
                 // Alternatives are kept one a line (see `Deviation::seen_in`).
                 if !d.observed.is_empty() {
                     d.observed.push('\n');
@@ -228,7 +249,7 @@ impl Expectations {
             }
             Verdict::Fail(f) => {
                 let text = format!("{} | {}", f.mismatch, f.got);
-                if d.seen_in(&text) {
+                if d.seen_in(&text) || d.timing_from().is_some_and(|from| f.line >= from) {
                     Judged::AsListed {
                         reason: d.reason.clone(),
                     }
@@ -271,8 +292,12 @@ mod tests {
     }
 
     fn fail(m: &str) -> Verdict {
+        fail_at(1, m)
+    }
+
+    fn fail_at(line: usize, m: &str) -> Verdict {
         Verdict::Fail(Failure {
-            line: 1,
+            line,
             mismatch: m.into(),
             expected: String::new(),
             got: String::new(),
@@ -340,6 +365,33 @@ mod tests {
             e.judge_one(&mut o);
             assert_eq!(o.counts_as_failure(), failure, "{name} {:?}", o.known);
         }
+    }
+
+    #[test]
+    fn a_timing_entry_judges_only_what_comes_before_its_line() {
+        let e = Expectations::parse(
+            Path::new("x.expect"),
+            "a/race\n    observed: (timing from line 20)\n    reason: timing\n",
+        )
+        .unwrap();
+        let fail_at = |line| fail_at(line, "rcode: expected OK, got ACT_ERR");
+        for (verdict, failure) in [
+            (Verdict::Pass, false),
+            (fail_at(20), false),
+            (fail_at(25), false),
+            (fail_at(19), true),
+            (Verdict::Error("line 21: cannot send".into()), true),
+        ] {
+            let mut o = outcome("a/race", verdict);
+            e.judge_one(&mut o);
+            assert_eq!(o.counts_as_failure(), failure, "{:?}", o.known);
+        }
+        let bad = Expectations::parse(
+            Path::new("x"),
+            "a\n    observed: (timing from 20)\n    reason: r\n",
+        )
+        .unwrap_err();
+        assert!(bad.contains("x:2:"), "{bad}");
     }
 
     #[test]
