@@ -320,15 +320,11 @@ RACE_CAUSES = {
 }
 
 
-def timing_line(kind, script):
-    """The line from which `script`'s answers on `kind` depend on timing, or None."""
-    if kind not in TIMING:
+def timing_line(kind, text):
+    """The line from which a script's answers on `kind` depend on timing, or None."""
+    if kind not in TIMING or not TIMING[kind][0].search(text):
         return None
-    text = open(f"{LIB}/{script}.nbt").read()
-    if not TIMING[kind][0].search(text):
-        return None
-    lines = text.split("\n")
-    return next(i for i, l in enumerate(lines, 1) if l.startswith("replica"))
+    return next(i for i, l in enumerate(text.split("\n"), 1) if l.startswith("replica"))
 
 
 def mismatch(s):
@@ -342,17 +338,22 @@ def main():
     rep = json.load(open(report))
     groups = defaultdict(list)
     rules = set()
+    timing = {}  # script -> the line its timing-dependent answers start at
     for s in rep["scripts"]:
         for v in s.get("violations", []):
             rules.add(v["rule"])
         if s["verdict"] == "violation":
             rules.add(s["rule"])
             continue
+        text = open(f"{LIB}/{s['script']}.nbt").read()
+        from_line = timing_line(kind, text)
+        if from_line:
+            timing[s["script"]] = from_line
         if s["verdict"] == "pass":
-            if timing_line(kind, s["script"]):
+            if from_line:
                 groups[(TIMING_PASSED, TIMING[kind][1])].append((s["script"], None))
             continue
-        lines = open(f"{LIB}/{s['script']}.nbt").read().split("\n")
+        lines = text.split("\n")
         ln = s.get("line") or 0
         failing = " ".join((lines[ln - 1] if ln else "").split())
         sent = [l for l in lines[: max(ln - 1, 0)] if l.startswith("send")]
@@ -394,7 +395,7 @@ def main():
             race = RACE_CAUSES.get((kind, cause))
             if race:
                 out.append(f"    observed: {race[0]}")
-            from_line = timing_line(kind, name)
+            from_line = timing.get(name)
             if from_line:
                 out.append(f"    observed: (timing from line {from_line})")
             more = race[1] if race else TIMING[kind][1] if from_line and cause != TIMING_PASSED else ""

@@ -758,8 +758,9 @@ impl<N: NameKey, A: Addr> Server<N, A> {
 
     /// Starts a replication challenge: queries `holders`, the addresses of the record the
     /// replica conflicts with (the caller has it at hand), one at a time, as Samba's
-    /// `wins_challenge` does (Windows too, by its torture suite): the first address now, the next one only when this one stays silent
-    /// for `challenge_wait` ([`Server::challenge_timeout`]). The first answer decides through
+    /// `wins_challenge` does (Windows too, by its torture suite): the first address now,
+    /// the next one only when this one stays silent for `challenge_wait`
+    /// ([`Server::challenge_timeout`]). The first answer decides through
     /// [`crate::conflict::after_challenge`]: a positive one with the addresses it lists, a
     /// negative one as gone (Samba's `r_do_challenge_handler` replaces on NAM_ERR at once);
     /// every address silent is gone too. Returns false (and does nothing) when a challenge

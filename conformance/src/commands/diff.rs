@@ -156,13 +156,7 @@ pub fn main(args: &DiffArgs) -> i32 {
         };
         let ready = match suite::instantiate_all(&scripts, &token, &target, &clients) {
             Ok(r) => r,
-            Err(errors) => {
-                for e in &errors {
-                    eprintln!("error: {e}");
-                }
-                eprintln!("{} script error(s); nothing was sent", errors.len());
-                return 2;
-            }
+            Err(errors) => return suite::script_errors(&errors),
         };
         eprintln!(
             "diff: {side_name} = {label}: running {} scripts (run {token})",

@@ -576,47 +576,42 @@ fn client_steps(s: &S, cfg: &ServerConfig, name: u8, client: u8, act: Act) -> Ve
     }
     answer_sets(act, &holders, false)
         .into_iter()
-        .map(|answers| {
-            let step = Step {
-                client,
-                act,
-                ttl: TTL,
-                addr: None,
-                mid: None,
-                answers,
-            };
-            client_step(&mut s.clone(), cfg, name, &step)
-        })
+        .map(|answers| client_step(&mut s.clone(), cfg, name, &plain_step(client, act, answers)))
         .collect()
 }
 
-fn prefixes(cfg: &ServerConfig, name: u8) -> Vec<Prefix> {
-    let step = |client, act, answers: Vec<(u8, Answer)>| Step {
+/// `client`'s request `act` with the default TTL, its own address and nothing during its
+/// challenge, answered by the holders as `answers` say.
+fn plain_step(client: u8, act: Act, answers: Vec<(u8, Answer)>) -> Step {
+    Step {
         client,
         act,
         ttl: TTL,
         addr: None,
         mid: None,
         answers,
-    };
+    }
+}
+
+fn prefixes(cfg: &ServerConfig, name: u8) -> Vec<Prefix> {
     let seqs: Vec<Vec<Step>> = if name == 0x1c {
         vec![
             vec![],
-            vec![step(1, Act::RegGroup, vec![])],
+            vec![plain_step(1, Act::RegGroup, vec![])],
             vec![
-                step(1, Act::RegGroup, vec![]),
-                step(2, Act::RegGroup, vec![]),
+                plain_step(1, Act::RegGroup, vec![]),
+                plain_step(2, Act::RegGroup, vec![]),
             ],
         ]
     } else {
         vec![
             vec![],
-            vec![step(1, Act::RegUnique, vec![])],
-            vec![step(1, Act::RegGroup, vec![])],
-            vec![step(1, Act::RegMultihomed, vec![])],
+            vec![plain_step(1, Act::RegUnique, vec![])],
+            vec![plain_step(1, Act::RegGroup, vec![])],
+            vec![plain_step(1, Act::RegMultihomed, vec![])],
             vec![
-                step(1, Act::RegMultihomed, vec![]),
-                step(2, Act::RegMultihomed, vec![(1, Answer::ClaimWithRequester)]),
+                plain_step(1, Act::RegMultihomed, vec![]),
+                plain_step(2, Act::RegMultihomed, vec![(1, Answer::ClaimWithRequester)]),
             ],
         ]
     };
@@ -903,14 +898,7 @@ pub(super) fn generate(cfg: &ServerConfig, stats: &mut Stats) -> Vec<Generated> 
                     {
                         let mut s2 = s.clone();
                         stats.explored += 1;
-                        let step = Step {
-                            client: 1,
-                            act: Act::Wait,
-                            ttl: TTL,
-                            addr: None,
-                            mid: None,
-                            answers: Vec::new(),
-                        };
+                        let step = plain_step(1, Act::Wait, Vec::new());
                         let mut p = path.clone();
                         p.push(client_step(&mut s2, cfg, name, &step));
                         emit(&p, String::new());

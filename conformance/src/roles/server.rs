@@ -172,11 +172,7 @@ pub fn run(opts: &RunArgs) -> i32 {
         }
     }
     if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        eprintln!("{} script error(s); nothing was sent", errors.len());
-        return 2;
+        return suite::script_errors(&errors);
     }
     let jobs = if opts.jobs == 0 { 8 } else { opts.jobs };
     eprintln!(

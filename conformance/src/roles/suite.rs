@@ -107,6 +107,15 @@ pub fn instantiate_all(
     }
 }
 
+/// Prints every script error and that nothing was sent; returns the exit status (2).
+pub fn script_errors(errors: &[ScriptError]) -> i32 {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!("{} script error(s); nothing was sent", errors.len());
+    2
+}
+
 /// Runs the scripts with `jobs` worker threads, each script's exchange held against the
 /// strict layout check as well (a script that passes with a broken packet becomes a
 /// `violation`); `on_done` sees each outcome
